@@ -5,8 +5,9 @@ Each kind runs as in a build: the datatrove step from `programming_instruct_step
 RolloutRunner, checkpointed JSONL output) over real inputs, against one llama.cpp server with SmolLM2-135M-Instruct
 started by this script, and the local bubblewrap sandbox:
 
-* seed: small documented functions of the running interpreter's standard library (stack-seeds rows), through the
-  AI programmer (SmolLM2 settings: versions listed from the final one back, greedy, at least two steps);
+* seed: the smallest documented functions of the running interpreter's standard library (stack-seeds rows), through
+  the AI programmer (SmolLM2 settings, as in the tests: versions listed from the final one back, greedy, at least
+  two steps, every state a candidate without history);
 * commit: python files of this project's own Git history (commit-trajectories rows, smallest first);
 * oj: the shipped CodeNet-layout sample (oj-trajectories rows, C++ compiled in the sandbox).
 
@@ -54,20 +55,22 @@ BASE = ProgrammingInstructConfig(
     records_per_chunk=10,
 )
 CONFIGS = {
-    "seed": replace(BASE, step_order="undo", min_steps=2, temperature=0.0),
+    # what SmolLM2 can do (as in the tests): two-version trajectories have one state, so every state is a candidate
+    "seed": replace(BASE, step_order="undo", min_steps=2, temperature=0.0, split_step_prob=1.0, history_prob=0.0),
     "commit": BASE,
     "oj": BASE,
 }
 
 
 def seed_rows(count: int) -> list[dict]:
+    """The smallest documented functions (what SmolLM2 can copy), in module order among equals."""
     rows = []
     for module in SEED_MODULES:
         for seed in extract_seeds((stdlib_folder() / module).read_text()):
-            if seed.lines <= 8 and seed.has_arguments and seed.returns_value:
+            if seed.has_arguments and seed.returns_value:
                 content = "\n".join(seed.imports) + ("\n\n\n" if seed.imports else "") + seed.code
-                rows.append({"id": f"{module}:{seed.name}", "content": content})
-    return rows[:count]
+                rows.append((seed.lines, {"id": f"{module}:{seed.name}", "content": content}))
+    return [row for _, row in sorted(rows, key=lambda pair: pair[0])][:count]
 
 
 def commit_rows(count: int) -> list[dict]:
@@ -126,10 +129,7 @@ class TimedRollout:
             config=self.config,
             sandbox=TimedSandbox(sandbox, jobs),
         )
-        if "stats" in result:
-            result["stats"].update(llm_ms=round(llm.seconds * 1000), sandbox_ms=round(jobs.seconds * 1000))
-        else:  # a rejected document: keep the timing beside the reason
-            result["detail"] += f" [llm_ms={round(llm.seconds * 1000)} sandbox_ms={round(jobs.seconds * 1000)}]"
+        result.setdefault("stats", {}).update(llm_ms=round(llm.seconds * 1000), sandbox_ms=round(jobs.seconds * 1000))
         return result
 
 
@@ -202,8 +202,11 @@ def main() -> None:
     kinds = args.kinds.split(",")
     inputs = {kind: sources[kind](args.documents) for kind in kinds}
     header = f"{now()}; {machine()}"
+    results = []
     with tempfile.TemporaryDirectory() as tmp, LlamaCppBackend(LLMConfig(backend="local")) as server:
-        results = [run_kind(kind, inputs[kind], server, Path(tmp)) for kind in kinds]
+        for kind in kinds:
+            results.append(run_kind(kind, inputs[kind], server, Path(tmp)))
+            print(report(results[-1:]), flush=True)
     table = report(results)
     print(header)
     print(table)
@@ -215,9 +218,10 @@ def main() -> None:
 `python bench/bench_synthesis_pi.py --documents {args.documents}` — {header}.
 SmolLM2-135M-Instruct (Q4_1) on llama-cpp-python's server, one request at a time; the datatrove step of a build
 (`programming_instruct_step`'s runner) with CursorCore's probabilities, at most 3 attempts per model answer, answers
-capped at 384 (AI programmer) / 128 (instruction) / 256 (judge) / 160 (chat) tokens. Seeds use the AI programmer's
-`undo` order, greedy, at least two steps (what SmolLM2 can do); commits come from this repository's history (python
-files, smallest first), online-judge trajectories from the shipped CodeNet sample (C++ compiled in the sandbox).
+capped at 384 (AI programmer) / 128 (instruction) / 256 (judge) / 160 (chat) tokens. Seeds (the smallest documented
+stdlib functions) use the AI programmer's `undo` order, greedy, at least two steps, every state a candidate without
+history (what SmolLM2 can do); commits come from this repository's history (python files, smallest first),
+online-judge trajectories from the shipped CodeNet sample (C++ compiled in the sandbox).
 "verified / verification-checked": of the candidates that reached verification, how many passed (the others were
 rejected earlier, by the AI programmer's, the instruction writer's or the judge's rules).
 

@@ -458,9 +458,7 @@ class _LazyJobs(Sequence):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self._make(i) for i in range(*index.indices(self._count))]
+    def __getitem__(self, index: int) -> Job:  # type: ignore[override]  # slices are never asked for
         if not 0 <= index < self._count:
             raise IndexError(index)
         return self._make(index)

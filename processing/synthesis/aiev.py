@@ -187,7 +187,8 @@ class AIEVInstruct:
         )
         config = self.config
         request = self.request(messages, config.max_tokens_explanation, config.questioner_temperature, *seed)
-        return generated_text(await ask(request), "explanation", min_chars=20)
+        # feedback cut off at the token limit still helps: its complete sentences are kept
+        return generated_text(await ask(request), "explanation", min_chars=20, cut_off_ok=True)
 
     async def dialogue(
         self,

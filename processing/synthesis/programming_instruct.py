@@ -428,13 +428,18 @@ async def synthesize(
     config: ProgrammingInstructConfig,
     sandbox: Sandbox | None = None,
 ) -> dict[str, Any]:
-    """The rollout: one input row -> `SynthesisResult.to_json()` (samples, rejections and a `stats` counter), or
-    `reject(reason, detail)` when the document yields no candidate at all."""
+    """The rollout: one input row -> `SynthesisResult.to_json()` (samples and rejections), or `reject(reason,
+    detail)` when the document yields no candidate at all; both with a `stats` counter once a model was asked."""
     kind, row = document.metadata["kind"], document.metadata["row"]
     asker = Asker(generate, config, str(document.id))
     trajectory = row_trajectory(row, kind) if kind != "seed" else None
     final, lang = (row["content"], "python") if trajectory is None else (trajectory.final, trajectory.lang)
-    syntax = await syntax_check(final, lang, sandbox)  # before any model call: a broken program yields nothing
+    # before any model call: code holding a token of the conversation format could not be rendered as a sample,
+    # and a program that does not parse or compile yields nothing
+    versions = (final,) if trajectory is None else trajectory.versions
+    if token := next(filter(None, map(find_special_token, versions)), None):
+        return reject("special_token", f"the code contains {token}")
+    syntax = await syntax_check(final, lang, sandbox)
     if syntax.status == "error":
         raise VerificationUnavailable(f"syntax check of {document.id}: {syntax.detail}")
     if syntax.status not in ("passed", "skipped"):
@@ -442,10 +447,10 @@ async def synthesize(
     if trajectory is None:
         rng = random.Random(f"{config.seed}/{document.id}/aiprogrammer")
         try:
-            versions = await ai_programmer(final, lang, asker, rng)
+            steps = await ai_programmer(final, lang, asker, rng)
         except Rejected as rejected:
-            return reject(rejected.reason, rejected.detail)
-        trajectory = Trajectory(source="aiprogrammer", lang=lang, versions=tuple(versions))
+            return {**reject(rejected.reason, rejected.detail), STATS: dict(asker.stats)}
+        trajectory = Trajectory(source="aiprogrammer", lang=lang, versions=tuple(steps))
     if len(trajectory.versions) < 2:
         return reject("too_few_versions", f"{len(trajectory.versions)} version(s)")
 
@@ -482,7 +487,10 @@ async def synthesize(
         else:
             raise VerificationUnavailable(f"sample {checked.id}: {failed_check(checked)[1]}")
     if not result.samples and not result.rejections:
-        return reject("no_candidate", f"{len(states)} states, none usable as the current snapshot")
+        return {
+            **reject("no_candidate", f"{len(states)} states, none usable as the current snapshot"),
+            STATS: dict(stats),
+        }
     return {**result.to_json(), STATS: dict(stats)}
 
 
@@ -514,12 +522,14 @@ class ProgrammingInstructRunner(RolloutRunner):
 
     async def _run_rollout(self, document: Document, generate: Any, **context: Any) -> Any:
         result = await super()._run_rollout(document, generate, **context)
-        if isinstance(result, dict) and not is_rejection(result):
+        if not isinstance(result, dict):
+            return result
+        if not is_rejection(result):
             self.stat_update("samples", value=len(result.get("samples", [])), unit="document")
             for rejection in result.get("rejections", []):
                 self.stat_update(f"rejected_{rejection['reason']}", unit="candidate")
-            for name, value in result.get(STATS, {}).items():
-                self.stat_update(name, value=value, unit="document")
+        for name, value in result.get(STATS, {}).items():
+            self.stat_update(name, value=value, unit="document")
         return result
 
 

@@ -175,16 +175,29 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
-def generated_text(generation: Generation, stage: str, *, min_chars: int = 1, standalone: bool = False) -> str:
+def complete_sentences(text: str) -> str:
+    """`text` cut after its last complete sentence, an unclosed code fence dropped first."""
+    if text.count("```") % 2:
+        text = text[: text.rindex("```")]
+    ends = [match.end() for match in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[: ends[-1]].strip() if ends else ""
+
+
+def generated_text(
+    generation: Generation, stage: str, *, min_chars: int = 1, standalone: bool = False, cut_off_ok: bool = False
+) -> str:
     """The first answer of `generation`, or `Rejected(f"{stage}_<why>")`: cut off at the token limit (only answers
-    that stopped by themselves count, as in SelfCodeAlign), empty, a refusal, too short, carrying a special token
-    of the conversation format, or (`standalone`) referring to a snippet the reader will never see."""
+    that stopped by themselves count, as in SelfCodeAlign; with `cut_off_ok` the complete sentences are kept),
+    empty, a refusal, too short, carrying a special token of the conversation format, or (`standalone`) referring to
+    a snippet the reader will never see."""
     if not generation.choices:
         raise Rejected(f"{stage}_empty", "the server returned no answer")
     choice = generation.choices[0]
     text = choice.text.strip()
     if choice.finish_reason == "length":
-        raise Rejected(f"{stage}_truncated", text[-200:])
+        if not cut_off_ok:
+            raise Rejected(f"{stage}_truncated", text[-200:])
+        text = complete_sentences(text)
     if not text:
         raise Rejected(f"{stage}_empty")
     if REFUSAL.match(text):
@@ -326,9 +339,11 @@ def split_tests(source: str, tree: ast.Module) -> tuple[str, str]:
     while first > 0 and not _is_definition(body[first - 1]) and _loads(body[first - 1]) & defined:
         first -= 1
     node = body[first]
-    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
     lines = source.split("\n")
-    return "\n".join(lines[: start - 1]).rstrip(), "\n".join(lines[start - 1 :]).strip("\n")
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):  # "# tests" comments go with the tests
+        start -= 1
+    return "\n".join(lines[:start]).rstrip(), "\n".join(lines[start:]).strip("\n")
 
 
 def check_solution_and_tests(answer: Answer, tests_must_use_solution: bool) -> None:

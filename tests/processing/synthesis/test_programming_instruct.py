@@ -45,7 +45,7 @@ SMALL = {
     "judge_max_tokens": 160,
     "chat_max_tokens": 96,
 }
-REASON_PREFIXES = ("aiprogrammer_", "instruction_", "judge_", "verification_", "no_candidate", "too_few_versions")
+REASON_PREFIXES = ("aiprogrammer_", "instruction_", "judge_", "verification_", "no_candidate", "special_token")
 
 
 def oj_rows() -> list[dict]:
@@ -190,6 +190,13 @@ def test_a_final_program_that_does_not_compile_is_rejected_before_any_model_call
     result = asyncio.run(synthesize(row_document(row, "oj"), no_model, config=config, sandbox=local_sandbox))
     assert result["rejected"] == "verification_syntax"
     assert ("error" in result["detail"]) if language == "C++" else ("SyntaxError" in result["detail"])
+
+
+def test_code_holding_a_token_of_the_conversation_format_is_rejected_before_any_model_call():
+    versions = [{"code": "x = 1\n", "message": ""}, {"code": 'END = "<|next_end|>"\n', "message": "Add END"}]
+    row = {"id": "r:p@c", "language": "python", "versions": versions}
+    result = asyncio.run(synthesize(row_document(row, "commit"), no_model, config=ProgrammingInstructConfig()))
+    assert result == {"rejected": "special_token", "detail": "the code contains <|next_end|>"}
 
 
 # ---------------------------------------------------------------- with the real model

@@ -130,6 +130,7 @@ class Tally:
         self.seen = collections.Counter()
 
 
+# check it
 tally = Tally()
 assert tally.seen == {}
 for value in range(LIMIT):
@@ -138,7 +139,7 @@ for value in range(LIMIT):
     answer = parse_answer(text)
     assert answer.code.startswith("import collections") and answer.code.endswith("collections.Counter()")
     assert "@collections.abc.Callable.register" in answer.code  # a decorator stays with its class
-    assert answer.tests.startswith("tally = Tally()")  # the setup line that uses the solution goes with the tests
+    assert answer.tests.startswith("# check it\ntally = Tally()")  # setup that uses the solution goes with the tests
     assert answer.chat == "Use a counter.\n\n```python\n" + answer.tests + "\n```"
 
 
@@ -361,3 +362,16 @@ def test_the_step_context_opens_a_sandbox_by_name_and_shares_one_it_is_given(loc
     given = SynthesisContext(local_sandbox)
     with copy.deepcopy(given)() as context:  # datatrove copies the pipeline before running a task
         assert context["sandbox"] is local_sandbox
+
+
+def test_feedback_cut_off_at_the_token_limit_keeps_its_complete_sentences():
+    cut = Choice("The second test fails. Average the two middle values! Then\n```python\ndef median(v", "length")
+    generation = Generation.from_choices([cut], {})
+    assert (
+        generated_text(generation, "explanation", cut_off_ok=True)
+        == "The second test fails. Average the two middle values!"
+    )
+    with pytest.raises(Rejected, match="explanation_truncated"):
+        generated_text(generation, "explanation")
+    with pytest.raises(Rejected, match="explanation_empty"):
+        generated_text(Generation.from_choices([Choice("Look at the", "length")], {}), "explanation", cut_off_ok=True)
