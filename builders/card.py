@@ -15,6 +15,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from cursorcore import __version__
 from cursorcore.builders import BuildReport
+from cursorcore.builders.figure import FIGURE, Overview, describe, write_overview
 
 CITATIONS = {
     "cursorcore": """@article{jiang2024cursorcore,
@@ -58,6 +59,7 @@ class CardInfo:
     task_categories: list[str] = field(default_factory=lambda: ["text-generation"])
     tags: list[str] = field(default_factory=lambda: ["code", "cursorcore"])
     language: list[str] = field(default_factory=lambda: ["en", "code"])
+    overview: Overview | None = None  # the figure: rows per source and the length distribution
 
 
 def size_category(rows: int) -> str:
@@ -121,6 +123,7 @@ def write_card(
         configs=configs,
         **({"dataset_info": datasets.DatasetInfo(features=features)._to_yaml_dict()} if features else {}),
     )
+    summary = write_overview(report.folder, info.overview) if info.overview else None
     template = (files("cursorcore.datacards") / "dataset_card.md.jinja").read_text()
     card = DatasetCard.from_template(
         card_data,
@@ -142,6 +145,7 @@ def write_card(
             for stage, counters in report.stats.items()
         ],
         examples=_examples(report.folder),
+        figure={"path": FIGURE, "description": describe(summary)} if summary else None,
         citations="\n\n".join(CITATIONS[key] for key in info.citations),
     )
     path = report.folder / "README.md"

@@ -43,6 +43,7 @@ from datatrove.utils.logging import logger
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import build_workdir, read_stats, run_to_hub
 from cursorcore.processing.sources.commits import (
@@ -84,6 +85,7 @@ CARD = CardInfo(
         SourceInfo("bigcode/commitpackft", "GitHub commits: old/new file contents and message", "per row (`license`)"),
         SourceInfo("nuprl/EditPackFT-Multi", "CommitPackFT-format commits, several languages", "per row (`license`)"),
     ],
+    overview=Overview("repo", "versions"),
 )
 
 

@@ -35,6 +35,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import run_to_hub
 from cursorcore.processing.sources.oj import (
@@ -71,6 +72,7 @@ CARD = CardInfo(
             "codenet-sample", "a small CodeNet-layout sample written for cursorcore (embedded default)", "Apache-2.0"
         ),
     ],
+    overview=Overview("dataset", "submissions"),
 )
 DEFAULT_SOURCE = Path(__file__).parent / "defaults" / "codenet-sample"
 _PATH_FIELDS = ("source", "descriptions", "problem_list")

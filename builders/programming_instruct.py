@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import (
     MinhashConfig,
     MinhashDedupBuckets,
@@ -33,6 +35,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
 from cursorcore.builders import BuildReport, get_builder
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.figure import Overview
 from cursorcore.builders.hub import dataset_folder
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
@@ -95,8 +98,46 @@ KINDS = {
     ),
 }
 
-# small, self-contained standard-library modules: enough seeds for the embedded default, in seconds
-DEFAULT_SEED_MODULES = ("colorsys.py", "bisect.py", "heapq.py", "textwrap.py", "fractions.py", "statistics.py")
+# Seeds of the embedded default, extracted in seconds: this project's own small functions first (one simple idea
+# each: what a 135M model can turn into an instruction, a solution and passing tests), then standard-library modules
+# whose documented functions are short and self-contained (leap years, hex digits, word capitalisation, ...)
+DEFAULT_SEED_FILES = (Path(__file__).parent / "defaults" / "seeds" / "basics.py",)
+DEFAULT_SEED_MODULES = ("calendar.py", "quopri.py", "string.py", "base64.py", "inspect.py")
+
+# The embedded default runs SmolLM2-135M on a laptop CPU: answers are capped, and the AI programmer lists versions
+# from the final one back, greedily, with two steps at least (what a tiny model manages; CursorCore asks a large
+# model for 3-6 forward steps). The published probabilities are kept. Full-scale settings: configs/*-full.yaml.
+_CAPS = {"max_attempts": 3, "instruction_max_tokens": 128, "judge_max_tokens": 256, "chat_max_tokens": 160}
+DEFAULT_SYNTHESIS: dict[str, dict[str, Any]] = {
+    "aiprogrammer": {
+        **_CAPS,
+        "aiprogrammer_max_tokens": 384,
+        "step_order": "undo",
+        "min_steps": 2,
+        "temperature": 0.0,
+    },
+    "commit": dict(_CAPS),
+    "oj": dict(_CAPS),
+    "self-oss-instruct": {
+        "fewshot_concepts": 2,
+        "fewshot_instruction": 2,
+        "fewshot_response": 1,
+        "responses": 8,
+        "difficulties": ["easy"],
+        "categories": ["function implementation"],
+        "max_tokens_concepts": 48,
+        "max_tokens_instruction": 192,
+        "max_tokens_response": 256,
+    },
+    "aiev": {
+        "fewshot_problem": 2,
+        "max_fix_rounds": 3,
+        "programmer_temperature": 0.7,
+        "max_tokens_problem": 256,
+        "max_tokens_answer": 320,
+        "max_tokens_explanation": 160,
+    },
+}
 
 CARD = CardInfo(
     pretty_name="Programming-Instruct",
@@ -113,6 +154,7 @@ CARD = CardInfo(
         SourceInfo("LLM", "instructions, judgements, explanations and solutions written by the synthesis model", "-"),
     ],
     citations=["cursorcore", "selfcodealign", "autocoder"],
+    overview=Overview("source", "messages", config="wf"),
 )
 
 
@@ -121,19 +163,57 @@ def _import(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+class InputSelection(PipelineStep):
+    """The first `limit` input documents whose final code has at most `max_chars` characters: a small model cannot
+    rewrite a long file within its context, and a small build should spend its time on inputs it can use."""
+
+    type = "🎯 - SELECT"
+    name = "inputs"
+
+    def __init__(self, limit: int = -1, max_chars: int = -1):
+        super().__init__()
+        self.limit = limit
+        self.max_chars = max_chars
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        taken = 0
+        for document in data:
+            if taken == self.limit:
+                return
+            self.stat_update("total")
+            if 0 <= self.max_chars < len(document.text):
+                self.stat_update("dropped_too_long")
+                continue
+            taken += 1
+            self.stat_update("forwarded")
+            yield document
+
+
 @dataclass
 class Config:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
-    inputs_per_kind: int = 4  # documents of each input dataset fed to synthesis (-1: all)
+    # documents of each input dataset fed to synthesis (-1: all); a mapping gives each kind its own number
+    inputs_per_kind: int | dict[str, int] = field(
+        default_factory=lambda: {"aiprogrammer": 4, "commit": 4, "oj": 4, "self-oss-instruct": 8, "aiev": 6}
+    )
+    max_input_chars: int = 4000  # inputs whose final code is longer are skipped (-1: no limit)
     # input datasets: a builder YAML per dataset; without one, a missing input is built with its embedded default
-    # (stack-seeds: the modules in `seed_paths` only, to stay small)
+    # (stack-seeds: the files in `seed_paths` only, to stay small)
     input_configs: dict[str, str] = field(default_factory=dict)
     seed_paths: list[str] = field(
-        default_factory=lambda: [str(Path(sysconfig.get_paths()["stdlib"]) / m) for m in DEFAULT_SEED_MODULES]
+        default_factory=lambda: [
+            *map(str, DEFAULT_SEED_FILES),
+            *(str(Path(sysconfig.get_paths()["stdlib"]) / module) for module in DEFAULT_SEED_MODULES),
+        ]
     )
     llm: dict[str, Any] = field(default_factory=lambda: {"backend": "local"})
-    synthesis: dict[str, dict[str, Any]] = field(default_factory=dict)  # per kind: fields of its config class
+    # per kind: fields of its config class; a YAML that sets `synthesis` replaces this whole mapping, and the kinds
+    # it leaves out run with their published defaults
+    synthesis: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {kind: dict(fields) for kind, fields in DEFAULT_SYNTHESIS.items()}
+    )
     sandbox: str = "local"
+    synthesis_tasks: int = 1  # datatrove tasks per kind (input shards are divided among them; limits are per task)
     test_fraction: float = 0.1
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp", "apeval"])
     benchmark_paths: dict[str, str] = field(default_factory=dict)
@@ -142,12 +222,23 @@ class Config:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
-        return cls(**(yaml.safe_load(Path(path).read_text()) or {}))
+        """Relative paths of input configs are relative to the YAML's folder, so shipped configs find each other."""
+        values = yaml.safe_load(Path(path).read_text()) or {}
+        folder = Path(path).parent
+        values["input_configs"] = {k: str(folder / v) for k, v in (values.get("input_configs") or {}).items()}
+        return cls(**values)
 
     def __post_init__(self) -> None:
-        unknown = [k for k in self.kinds if k not in KINDS]
+        counted = self.inputs_per_kind if isinstance(self.inputs_per_kind, dict) else {}
+        unknown = [k for k in [*self.kinds, *counted, *self.synthesis] if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown sample kinds {unknown}; choose from {', '.join(KINDS)}")
+
+    def inputs(self, kind: str) -> int:
+        """How many input documents the kind synthesizes from (-1: all); kinds a mapping leaves out get 4."""
+        if isinstance(self.inputs_per_kind, dict):
+            return self.inputs_per_kind.get(kind, 4)
+        return self.inputs_per_kind
 
 
 def ensure_input(name: str, config: Config, hub: str | Path | None, workers: int) -> Path:
@@ -181,14 +272,19 @@ def synthesis_stage(kind: str, config: Config, data: Path, llm: LLMConfig, work:
     options = {"seed": config.seed, "sandbox": config.sandbox, **config.synthesis.get(kind, {})}
     kind_config = _import(spec.config)(**options)
     step = _import(spec.step)(kind_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
-    reader = ParquetReader(str(data), adapter=_import(spec.adapter), limit=config.inputs_per_kind)
-    return Stage(f"synthesis-{kind}", [reader, step])
+    reader = ParquetReader(str(data), adapter=_import(spec.adapter))
+    selection = InputSelection(config.inputs(kind), config.max_input_chars)
+    return Stage(f"synthesis-{kind}", [reader, selection, step], config.synthesis_tasks)
 
 
 def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
     minhash = MinhashConfig()  # datatrove's defaults: near duplicates at Jaccard ~0.7 among rendered samples
     rejected = ParquetWriter(
-        str(staging / "data"), output_filename=OUTPUT, adapter=row_adapter, schema=FEATURES.arrow_schema
+        str(staging / "data"),
+        output_filename=OUTPUT,
+        adapter=row_adapter,
+        schema=FEATURES.arrow_schema,
+        max_file_size=-1,  # one shard per task, named like the hub's (`rejected/train-00000.parquet`)
     )
     kept = work / "kept"
     return [

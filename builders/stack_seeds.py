@@ -26,6 +26,7 @@ from datatrove.utils.hashing import HashConfig
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
 from cursorcore.processing.llm import LLMConfig
@@ -54,6 +55,7 @@ CARD = CardInfo(
         SourceInfo("local Python files", "the running interpreter's standard library by default", "PSF-2.0"),
     ],
     citations=["selfcodealign", "cursorcore"],
+    overview=Overview("source", "content"),
 )
 
 

@@ -103,7 +103,8 @@ def _rejected_document(sample: Sample, reason: str, detail: str) -> Document:
 
 
 class SampleDecontamination(BaseFilter):
-    """Drops samples whose instruction, code or explanation leaks an evaluation benchmark."""
+    """Drops samples whose code (history, current or next), instruction, explanation or dialogue leaks an evaluation
+    benchmark: training shows the model every message, not only the answer."""
 
     name = "decontaminate samples"
 
@@ -117,7 +118,8 @@ class SampleDecontamination(BaseFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         sample = Sample.from_row(doc.metadata["sample"])
-        text = "\n".join([sample.user, sample.next.code if sample.next else "", sample.chat])
+        codes = [*(h.code for h in sample.history), sample.current.code, sample.next.code if sample.next else ""]
+        text = "\n".join([*codes, sample.user, sample.chat, *(m["content"] for m in sample.messages)])
         reason = self.decontaminator.contamination(text)
         return True if reason is None else (False, reason)
 

@@ -1,0 +1,92 @@
+"""The `programming-instruct` builder: its configs, the input selection, and one real build with the local SmolLM2
+server and sandbox, loaded back with `datasets`."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from datatrove.data import Document
+
+from cursorcore.builders import get_builder
+from cursorcore.builders import programming_instruct as pi
+from cursorcore.builders.figure import FIGURE
+from cursorcore.builders.hub import dataset_folder
+
+CONFIGS = Path(pi.__file__).parent / "configs"
+
+
+def test_the_embedded_default_covers_every_kind_with_settings_its_classes_accept():
+    config = pi.Config()
+    assert config.kinds == list(pi.KINDS)
+    for kind in config.kinds:
+        kind_config = pi._import(pi.KINDS[kind].config)(**config.synthesis.get(kind, {}))
+        assert kind_config is not None
+        assert config.inputs(kind) > 0
+    assert config.max_input_chars > 0
+
+
+def test_unknown_kinds_anywhere_in_the_config_are_refused():
+    with pytest.raises(ValueError, match="unknown sample kinds \\['ai'\\]"):
+        pi.Config(kinds=["ai"])
+    with pytest.raises(ValueError, match="unknown sample kinds \\['seeds'\\]"):
+        pi.Config(synthesis={"seeds": {}})
+    with pytest.raises(ValueError, match="unknown sample kinds \\['soi'\\]"):
+        pi.Config(inputs_per_kind={"soi": 3})
+
+
+def test_per_kind_input_counts_fall_back_to_four():
+    config = pi.Config(inputs_per_kind={"oj": 9})
+    assert config.inputs("oj") == 9 and config.inputs("commit") == 4
+    assert pi.Config(inputs_per_kind=-1).inputs("aiev") == -1
+
+
+def test_the_full_scale_config_and_the_input_configs_it_names_load(tmp_path):
+    config = pi.Config.from_yaml(CONFIGS / "programming-instruct-full.yaml")
+    assert config.llm["backend"] == "endpoint" and config.sandbox == "e2b"
+    assert config.synthesis == {} and config.inputs("oj") == -1 and config.max_input_chars == -1
+    for name, path in config.input_configs.items():
+        assert Path(path).is_file(), path
+        get_builder(name).Config.from_yaml(path)  # every field is one its builder knows
+    # relative to the YAML, not to the working directory
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "pi.yaml").write_text("input_configs: {oj-trajectories: oj.yaml}\n")
+    assert pi.Config.from_yaml(tmp_path / "sub" / "pi.yaml").input_configs == {
+        "oj-trajectories": str(tmp_path / "sub" / "oj.yaml")
+    }
+
+
+def test_input_selection_skips_long_inputs_and_stops_at_the_limit():
+    documents = [Document(text="x" * length, id=str(i)) for i, length in enumerate([10, 500, 20, 30, 40])]
+    step = pi.InputSelection(limit=3, max_chars=100)
+    assert [d.id for d in step.run(iter(documents))] == ["0", "2", "3"]
+    assert step.stats["dropped_too_long"].total == 1 and step.stats["forwarded"].total == 3
+    assert [d.id for d in pi.InputSelection().run(iter(documents))] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_server, tmp_path):
+    endpoint = dataclasses.asdict(llm_server.endpoint_config())
+    config = pi.Config(kinds=["oj"], inputs_per_kind={"oj": 3}, llm=endpoint)
+    report = pi.build(config, hub=tmp_path)
+    folder = dataset_folder(pi.REPO_ID, tmp_path)
+    assert report.version == "v0.1.0" and report.folder == folder
+
+    stats = json.loads((folder / "manifest.json").read_text())["stats"]
+    selected = stats["synthesis-oj/🎯 - SELECT: inputs"]
+    assert selected["forwarded"] == 3
+    loaded = {
+        name: datasets.load_dataset(str(folder), name, download_mode="force_redownload")
+        for name in ("wf", "lc", "sr", "oj")
+    }
+    ids = {name: sorted(i for split in ds.values() for i in split["id"]) for name, ds in loaded.items()}
+    assert ids["wf"], "SmolLM2 verified no online-judge sample: the oj kind needs no model-written code to pass"
+    assert ids["wf"] == ids["lc"] == ids["sr"] == ids["oj"]
+    assert sum(report.rows.get(f"wf/{split}", 0) for split in ("train", "test")) == len(ids["wf"])
+    for split in loaded["wf"].values():
+        for row in split:
+            assert row["source"] == "oj" and row["verification"]["status"] == "passed"
+            assert row["messages"][-1]["role"] == "assistant"
+    card = (folder / "README.md").read_text()
+    assert f"({FIGURE})" in card and (folder / FIGURE).is_file()
+    assert f"{len(ids['wf'])} rows of config `wf` by source: oj {len(ids['wf'])}." in card
