@@ -34,10 +34,13 @@ def evalplus_python() -> str | None:
 
 @dataclass(frozen=True)
 class EvalPlusRun:
-    """EvalPlus's `(base_status, plus_status)` per solution, in the order of the solutions file, and its wall time."""
+    """EvalPlus's `(base_status, plus_status)` per solution, in the order of the solutions file; its wall time until
+    it exited, and until it had written its results file (its exit then waits for a watchdog thread that sleeps in
+    20 s steps)."""
 
     statuses: list[tuple[str, str]]
     seconds: float
+    results_seconds: float
 
 
 def run_evalplus(
@@ -50,10 +53,12 @@ def run_evalplus(
     parallel: int | None = None,
     min_time_limit: float | None = None,
     max_memory_bytes: int | None = None,
+    cache: Path | None = None,
 ) -> EvalPlusRun:
     """`evalplus.evaluate` on `(task_id, code)` rows. The dataset file is given to EvalPlus through its override
     variables, so nothing is downloaded; EvalPlus needs a solution for every task of that file. `max_memory_bytes`
-    sets its EVALPLUS_MAX_MEMORY_BYTES (-1: no limit)."""
+    sets its EVALPLUS_MAX_MEMORY_BYTES (-1: no limit); `cache` is where EvalPlus keeps its reference outputs (its
+    `evalplus` folder under $XDG_CACHE_HOME; default: the user's)."""
     import time
 
     python = python or evalplus_python()
@@ -73,14 +78,18 @@ def run_evalplus(
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(data), "MBPP_OVERRIDE_PATH": str(data)}
     if max_memory_bytes is not None:
         env["EVALPLUS_MAX_MEMORY_BYTES"] = str(max_memory_bytes)
-    started = time.monotonic()
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
+    results_file = samples.with_name(samples.stem + "_eval_results.json")
+    started, started_at = time.monotonic(), time.time()
     subprocess.run(command, env=env, check=True, capture_output=True, cwd=workdir)
     seconds = time.monotonic() - started
-    results = json.loads(samples.with_name(samples.stem + "_eval_results.json").read_text())["eval"]
+    results_seconds = min(seconds, results_file.stat().st_mtime - started_at)
+    results = json.loads(results_file.read_text())["eval"]
     position: dict[str, int] = defaultdict(int)
     statuses = []
     for task_id, _ in solutions:  # EvalPlus lists each task's results in the order its samples came
         entry = results[task_id][position[task_id]]
         position[task_id] += 1
         statuses.append((entry["base_status"], entry["plus_status"]))
-    return EvalPlusRun(statuses, seconds)
+    return EvalPlusRun(statuses, seconds, results_seconds)

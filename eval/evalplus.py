@@ -22,15 +22,19 @@ Where this harness differs on purpose:
   under its 4 GiB address-space limit, so a solution that gets to plus input 86 runs out of memory there and fails,
   the reference included (it passes with EVALPLUS_MAX_MEMORY_BYTES=-1). Here outputs that large are produced one at
   a time, and a right solution passes.
-* Outputs too large to ship (below) come from the reference running in the solution's process, loaded before the
-  solution: a solution that rewrites shared library modules at import could disturb them; EvalPlus computes them
-  in its own process beforehand.
+* Outputs too large to ship (below) are known by a digest of their pickle. A solution's output that pickles to
+  those bytes is compared with its own unpickled copy, which is the value EvalPlus compares with; any other output
+  is compared with the reference's output, computed in the solution's process (the reference loaded before the
+  solution, run after it on an untouched copy of the input): a solution that rewrites shared library modules could
+  disturb that; EvalPlus computes every expected output in its own process beforehand.
 * Times are effective seconds (wall-clock minus time spent waiting for a CPU, see `evalplus_runner`), measured in
   the sandbox: on an idle machine that is EvalPlus's wall clock, on a loaded one correct solutions still pass.
 
-Reference outputs and times are computed once per dataset hash and kept in the cache; outputs too large to ship to
-every job (HumanEval/15, /100, /130, Mbpp/255) are recomputed inside the jobs, input by input as a solution gets
-there, and the split's time budget grows by twice the reference's time.
+Reference outputs and times are computed once per dataset hash and kept in the cache; for outputs too large to ship
+to every job (HumanEval/15, /100, /130, Mbpp/255) the cache and the jobs hold a sha256 per input instead (of the
+output's pickle when it is made of builtin values only): a right answer is recognised by it, a wrong one is then
+compared with the reference's output computed in the job, and the split's time budget grows by twice the
+reference's time for that.
 """
 
 import base64
@@ -54,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 RUNNER_SOURCE = Path(runner.__file__).read_text(encoding="utf-8")
 # Bump when the runner's protocol or its timing changes: cached reference outputs are keyed by it.
-RUNNER_VERSION = 1
+RUNNER_VERSION = 2
 
 DEFAULT_MIN_TIME_LIMIT = 1.0
 DEFAULT_GT_TIME_LIMIT_FACTOR = 4.0
@@ -255,10 +259,12 @@ class Verdict:
 
 @dataclass
 class GroundTruth:
-    """Per split: effective seconds the reference took on each input, and its pickled outputs when small."""
+    """Per split: effective seconds the reference took on each input, and its pickled outputs when small, else the
+    digest of each output (`evalplus_runner.output_digest`; None for an output that is not made of builtin values)."""
 
     times: dict[str, list[float]]
     expected: dict[str, bytes | None] = field(default_factory=dict)
+    digests: dict[str, list[str | None] | None] = field(default_factory=dict)
 
 
 class HarnessError(RuntimeError):
@@ -345,6 +351,7 @@ class PlusScorer:
                         split: base64.b64decode(answer[split]["expected"]) if answer[split]["expected"] else None
                         for split in SPLITS
                     },
+                    digests={split: answer[split]["digests"] for split in SPLITS},
                 )
                 self._write_cached(task_id, truth)
                 self._truth[task_id] = truth
@@ -359,14 +366,14 @@ class PlusScorer:
         except (OSError, ValueError):
             return None
         expected = {split: base64.b64decode(blob) if blob else None for split, blob in data["expected"].items()}
-        return GroundTruth(times=data["times"], expected=expected)
+        return GroundTruth(times=data["times"], expected=expected, digests=data.get("digests") or {})
 
     def _write_cached(self, task_id: str, truth: GroundTruth) -> None:
         self.cache.mkdir(parents=True, exist_ok=True)
         expected = {split: base64.b64encode(blob).decode() if blob else None for split, blob in truth.expected.items()}
         path = self._cache_path(task_id)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"times": truth.times, "expected": expected}))
+        partial.write_text(json.dumps({"times": truth.times, "expected": expected, "digests": truth.digests}))
         os.replace(partial, path)
 
     def _oracle_job(self, problem: Problem, nonce: str) -> Job:
@@ -412,13 +419,14 @@ class PlusScorer:
         for split in self.splits:
             limits = self.time_limits(truth.times[split])
             budget = min(SPLIT_TIME_CAP, sum(limits)) + SPLIT_TIME_SLACK
-            if truth.expected.get(split) is None:  # the reference runs beside the solution: its time is added
+            if truth.expected.get(split) is None:  # the reference may run beside the solution: its time is added
                 budget += 2 * sum(truth.times[split]) + 1
             splits.append(
                 {
                     "name": split,
                     "inputs": problem.inputs(split),
                     "expected": truth.expected.get(split),
+                    "digests": truth.digests.get(split),
                     "limits": limits,
                     "budget": budget,
                 }

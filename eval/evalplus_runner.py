@@ -8,11 +8,13 @@ prints can pass for a verdict.
 Modes (`task["mode"]`):
 
 * `oracle`: run the reference solution on every input of each split, recording the outputs (pickled, returned when
-  small) and the time each call took. This is EvalPlus's `get_groundtruth`.
+  small, else a digest of each output's pickle) and the time each call took. This is EvalPlus's `get_groundtruth`.
 * `check`: for each split, fork a child that runs the solution and compares its outputs with the expected ones the
   way `evalplus.eval.unsafe_execute` does (fast check: stop at the first failing input); this process never runs
-  the solution itself and enforces the split's time budget. Expected outputs too large to ship are recomputed here
-  from the reference solution first.
+  the solution itself and enforces the split's time budget. Expected outputs too large to ship are known by their
+  digests: an output that pickles to the expected bytes is compared with its own unpickled copy (which is then what
+  EvalPlus's cache would hold), any other output with the reference solution's output, computed there and then on
+  an untouched copy of the input.
 
 Time is *effective* time: wall-clock time minus the time the process waited for a CPU (`/proc/<pid>/schedstat`).
 Sleeping counts, as it does for EvalPlus's wall-clock limits, but a loaded machine does not turn a correct solution
@@ -24,6 +26,7 @@ import builtins
 import contextlib
 import copy
 import faulthandler
+import hashlib
 import io
 import json
 import math
@@ -220,12 +223,16 @@ def _guard(memory_bytes: int) -> None:
         sys.modules[name] = None
 
 
+def _reference_function(task: dict):
+    namespace: dict = {}
+    exec(task["reference"], namespace)
+    return namespace[task["entry_point"]]
+
+
 def _reference(task: dict):
     """The trusted reference solution's function, called the way EvalPlus's `trusted_exec` calls it: on a copy of
     the input, and reduced to "is it not None" for the MBPP tasks that only check that."""
-    namespace: dict = {}
-    exec(task["reference"], namespace)
-    function = namespace[task["entry_point"]]
+    function = _reference_function(task)
 
     def call(inp):
         output = function(*copy.deepcopy(inp))
@@ -235,28 +242,71 @@ def _reference(task: dict):
 
 
 def reference_outputs(task: dict, inputs: list) -> tuple[list, list[float]]:
-    """The reference's output and effective seconds for each input."""
-    call, clock = _reference(task), _EffectiveClock()
+    """The reference's output and effective seconds for each input; like EvalPlus's `trusted_exec`, the time is the
+    call's alone (the input is copied before the clock starts, the not-None reduction is done after it stops)."""
+    function, clock = _reference_function(task), _EffectiveClock()
     outputs, times = [], []
     for inp in inputs:
+        inp = copy.deepcopy(inp)
         clock.restart()
-        outputs.append(call(inp))
+        output = function(*inp)
         times.append(clock.elapsed())
+        outputs.append(output is not None if task["output_not_none"] else output)
     clock.close()
     return outputs, times
 
 
-def _expectations(task: dict, split: dict):
-    """index, input -> expected output: from the shipped outputs, or by calling the reference when they were too
-    large to ship (then each is computed just before the solution meets that input, only as far as it gets)."""
-    if split["expected"] is not None:
-        values = pickle.loads(split["expected"])
-        return lambda index, inp: values[index]
-    call = _reference(task)
-    return lambda index, inp: call(inp)
+class _PlainPickler(pickle.Pickler):
+    """Pickles trees of exact builtin values only (str, int, float, bool, None, bytes, list, tuple, dict, set,
+    frozenset), which the C pickler handles without calling `reducer_override`: anything else raises, so no code of
+    a solution's own classes runs while its output is pickled."""
+
+    def reducer_override(self, obj):
+        raise pickle.PicklingError(f"not a plain value: {type(obj).__name__}")
 
 
-def _test_solution(task: dict, split: dict, expect) -> dict:
+def plain_pickle(value) -> bytes | None:
+    """`value` pickled when it is a tree of exact builtin values, else None."""
+    stream = io.BytesIO()
+    try:
+        _PlainPickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    except Exception:  # not plain, or too deep
+        return None
+    return stream.getvalue()
+
+
+def output_digest(value) -> str | None:
+    """What identifies an expected output too large to ship: the sha256 of its plain pickle (None if not plain)."""
+    blob = plain_pickle(value)
+    return hashlib.sha256(blob).hexdigest() if blob is not None else None
+
+
+class _Expectations:
+    """The expected output of each input of a split: shipped (EvalPlus's cache, unpickled), or, for outputs too large
+    to ship, the solution's own output unpickled from its plain pickle when that pickle has the expected digest (the
+    very value unpickling the expected output gives), else the reference's output on an untouched copy of the input.
+    `keep(index, inp)` is called before the solution sees the input, `expected(index, kept, out)` after."""
+
+    def __init__(self, task: dict, split: dict) -> None:
+        self._values = pickle.loads(split["expected"]) if split["expected"] is not None else None
+        if self._values is None:
+            self._call, self._digests = _reference(task), split.get("digests") or []
+
+    def keep(self, index: int, inp):
+        return None if self._values is not None else copy.deepcopy(inp)
+
+    def expected(self, index: int, kept, out):
+        if self._values is not None:
+            return self._values[index]
+        digest = self._digests[index] if index < len(self._digests) else None
+        if digest is not None:
+            blob = plain_pickle(out)
+            if blob is not None and hashlib.sha256(blob).hexdigest() == digest:
+                return pickle.loads(blob)
+        return self._call(kept)
+
+
+def _test_solution(task: dict, split: dict, expectations: _Expectations) -> dict:
     """The body of a child process: run the solution on one split. Mirrors `evalplus.eval.unsafe_execute`."""
     deadline = _Deadline()
     comparison = Comparison(task["dataset"], task["entry_point"], task["atol"])
@@ -267,11 +317,11 @@ def _test_solution(task: dict, split: dict, expect) -> dict:
             exec(task["code"], namespace)
             function = namespace[task["entry_point"]]
         for index, (inp, seconds) in enumerate(zip(split["inputs"], split["limits"], strict=True)):
-            exp = expect(index, inp)
+            kept = expectations.keep(index, inp)
             try:
                 with deadline.limit_to(seconds), _swallow_io():
                     out = function(*inp)
-                ok = comparison.matches(inp, out, exp)
+                ok = comparison.matches(inp, out, expectations.expected(index, kept, out))
             except BaseException:
                 ok = False
             if not ok:
@@ -282,7 +332,7 @@ def _test_solution(task: dict, split: dict, expect) -> dict:
     return {"status": PASS, "passed": passed}
 
 
-def _child(task: dict, split: dict, expect, write_fd: int) -> None:
+def _child(task: dict, split: dict, expectations: _Expectations, write_fd: int) -> None:
     """Never returns. The verdict goes to the parent through `write_fd` as one JSON line."""
     write, dumps, leave = os.write, json.dumps, os._exit
     try:
@@ -295,7 +345,7 @@ def _child(task: dict, split: dict, expect, write_fd: int) -> None:
             resource.setrlimit(resource.RLIMIT_CPU, (budget, budget + 1))
         os.chdir(tempfile.mkdtemp())
         _guard(task["memory_bytes"])
-        verdict = _test_solution(task, split, expect)
+        verdict = _test_solution(task, split, expectations)
         write(write_fd, (dumps(verdict) + "\n").encode())
     finally:
         leave(0)
@@ -322,12 +372,12 @@ def _wait_for_verdict(pid: int, read_fd: int, budget: float, backstop: float) ->
 
 
 def _run_split(task: dict, split: dict) -> dict:
-    expect = _expectations(task, split)
+    expectations = _Expectations(task, split)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(task, split, expect, write_fd)
+        _child(task, split, expectations, write_fd)
     os.close(write_fd)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
@@ -350,7 +400,11 @@ def run_oracle(task: dict) -> dict:
         except Exception:  # an output pickle cannot carry: recompute it in every check job instead
             blob = None
         keep = blob is not None and len(blob) <= task["max_expected_bytes"]
-        answer[split["name"]] = {"times": times, "expected": base64.b64encode(blob).decode() if keep else None}
+        answer[split["name"]] = {
+            "times": times,
+            "expected": base64.b64encode(blob).decode() if keep else None,
+            "digests": None if keep else [output_digest(output) for output in outputs],
+        }
     return answer
 
 

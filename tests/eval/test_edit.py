@@ -2,6 +2,7 @@
 
 import ast
 import importlib.util
+import re
 import shutil
 import warnings
 
@@ -61,11 +62,28 @@ def _runnable_here(task) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in modules)
 
 
+TIMED = re.compile(r"\btime\.time\(|perf_counter|timeit")
+TIMED_TRIES = 6
+
+
+def _timed(task) -> bool:
+    """Whether the task's test program measures wall-clock time: EditEval/156's, for one, asserts that the edit runs
+    in under 0.9x the original's time, and on a busy 2-core machine its reference edit takes 0.6x to 1.2x of it
+    from one run to the next (outside the sandbox too)."""
+    return bool(TIMED.search(task.program(task.reference)))
+
+
 def _check_references(benchmark, count: int | None = None) -> None:
     tasks = benchmark.tasks[:count]
     references = score_edits(benchmark, [(t.task_id, t.reference) for t in tasks])
     unedited = score_edits(benchmark, [(t.task_id, t.sample.current.code) for t in tasks])
     failing = {t.task_id for t, s in zip(tasks, references, strict=True) if s != "pass"}
+    for _ in range(TIMED_TRIES - 1):  # a timed test's verdict varies with the load: it must pass in one of its tries
+        again = [t for t in tasks if t.task_id in failing and _timed(t)]
+        if not again:
+            break
+        verdicts = score_edits(benchmark, [(t.task_id, t.reference) for t in again])
+        failing -= {t.task_id for t, verdict in zip(again, verdicts, strict=True) if verdict == "pass"}
     assert failing <= {t.task_id for t in tasks if not _runnable_here(t)}  # only for want of a library
     assert unedited.count("pass") <= len(tasks) // 20  # the current code rarely already passes
 

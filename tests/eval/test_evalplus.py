@@ -1,11 +1,13 @@
 """HumanEval+ / MBPP+ verdicts: EvalPlus's comparison rules, the reference solutions, misbehaving solutions, the
 sandbox failing, and agreement with `evalplus.evaluate` itself run offline on the same solutions."""
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from cursorcore.eval import evalplus as evalplus_module
 from cursorcore.eval import evalplus_runner as runner
 from cursorcore.eval.crosscheck import INSTALL_HINT, evalplus_python, run_evalplus
 from cursorcore.eval.evalplus import (
@@ -171,6 +173,73 @@ def test_reference_outputs_are_computed_then_reused(humanevalplus, fresh_cache):
         assert again.ground_truth(["HumanEval/0"])["HumanEval/0"].times == truth["HumanEval/0"].times
 
 
+def test_reference_time_leaves_out_copying_the_input():
+    # EvalPlus's `trusted_exec` copies each input before it starts the clock: time limits come from the call alone
+    task = {"reference": "def first(xs):\n    return xs[0]\n", "entry_point": "first", "output_not_none": False}
+    outputs, times = runner.reference_outputs(task, [[[[i] for i in range(200_000)]]])
+    assert outputs == [[0]]
+    assert times[0] < 0.01  # copying the input takes about 0.2 s
+
+
+def test_only_builtin_values_are_pickled_for_a_digest():
+    assert runner.output_digest([1, "a", (2.5, None), {"k": {True}}, b"x"]) is not None
+    assert runner.output_digest(3) != runner.output_digest(3.0)
+
+    class Text(str):
+        def __reduce__(self):
+            raise AssertionError("a solution's code ran while its output was pickled")
+
+    assert runner.output_digest(Text("a")) is None
+    assert runner.output_digest([1, Text("a")]) is None
+
+
+EQUAL_TO_ANYTHING = """
+class _Anything:
+    def __eq__(self, other):
+        return True
+
+    def __reduce__(self):  # would end the process (a timeout) if pickling called it
+        import os
+        os._exit(3)
+
+def total(xs):
+    return _Anything()
+"""
+
+
+def test_outputs_too_large_to_ship_are_recognised_by_their_digest(fresh_cache, monkeypatch):
+    monkeypatch.setattr(evalplus_module, "MAX_EXPECTED_BYTES", 0)  # every split's outputs count as too large
+    head = "def total(xs):\n"
+    problem = Problem("Mini/1", head, "total", "    return sum(xs)\n", [[[1, 2]], [[3, 4]]], [[[5, 6, 7]]], 0)
+    benchmark = PlusBenchmark("humaneval", "test", {problem.task_id: problem}, "mini-digest", "tests")
+    cases = {
+        "right": (problem.reference, ("pass", "pass")),
+        "wrong": (head + "    return sum(xs) + 1\n", ("fail", "fail")),
+        # equal, but pickled otherwise: compared with the reference's output on the input as it was before the
+        # solution emptied it (EvalPlus computed that output beforehand)
+        "equal float, empties its input": (
+            head + "    s = sum(xs)\n    xs.clear()\n    return float(s)\n",
+            ("pass",) * 2,
+        ),
+        # not a builtin value: never pickled, compared with `==` as EvalPlus does
+        "equal to anything": (EQUAL_TO_ANYTHING, ("pass", "pass")),
+    }
+    with PlusScorer(benchmark, cache=fresh_cache) as scorer:
+        truth = scorer.ground_truth([problem.task_id])[problem.task_id]
+        assert truth.expected == {"base": None, "plus": None}
+        assert [len(truth.digests[split]) for split in ("base", "plus")] == [2, 1]
+        verdicts = scorer.score([(problem.task_id, code) for code, _ in cases.values()])
+    assert {name: (v.base, v.plus) for name, v in zip(cases, verdicts, strict=True)} == {
+        name: expected for name, (_, expected) in cases.items()
+    }
+    # a right answer is recognised by the digest alone: a reference that raises is never called for it
+    broken = dataclasses.replace(problem, canonical_solution="    raise AssertionError('the reference ran')\n")
+    benchmark = PlusBenchmark("humaneval", "test", {problem.task_id: broken}, "mini-digest", "tests")
+    with PlusScorer(benchmark, cache=fresh_cache) as scorer:
+        right, wrong = scorer.score([(problem.task_id, problem.reference), (problem.task_id, cases["wrong"][0])])
+    assert (right.base, right.plus, wrong.base, wrong.plus) == ("pass", "pass", "fail", "fail")
+
+
 class _BrokenSandbox:
     """A sandbox whose every job fails for infrastructure reasons."""
 
@@ -228,6 +297,7 @@ QUICK_MISBEHAVING = ("prints garbage, right answer", "prints garbage, wrong answ
 QUICK_MISBEHAVING += ("syntax error", "no entry point", "opens a file", "main block is not run", "returns a string")
 HUMANEVAL_SUBSET = ["HumanEval/0", "HumanEval/2", "HumanEval/4", "HumanEval/10", "HumanEval/12", FIND_ZERO]
 HUMANEVAL_SUBSET += ["HumanEval/39", "HumanEval/53", "HumanEval/101", "HumanEval/133", "HumanEval/150"]
+HUMANEVAL_SUBSET += ["HumanEval/100"]  # plus outputs too large to ship: checked by digest
 # set-equality, not-None, pyramid and digit-distance oracles; complex, set, dict and Counter values; no plus inputs
 MBPP_SUBSET = ["Mbpp/2", "Mbpp/88", "Mbpp/98", "Mbpp/115", "Mbpp/124", "Mbpp/558", "Mbpp/579", "Mbpp/581"]
 MBPP_SUBSET += ["Mbpp/722", "Mbpp/737", "Mbpp/787", "Mbpp/793"]
