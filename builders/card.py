@@ -60,6 +60,8 @@ class CardInfo:
     tags: list[str] = field(default_factory=lambda: ["code", "cursorcore"])
     language: list[str] = field(default_factory=lambda: ["en", "code"])
     overview: Overview | None = None  # the figure: rows per source and the length distribution
+    default_config: str | None = None  # the config `load_dataset(repo_id)` opens (the first one otherwise)
+    details: str = ""  # markdown: how the configs and splits are organised, and why
 
 
 def size_category(rows: int) -> str:
@@ -106,13 +108,16 @@ def write_card(
     if features is None and shards:
         features = datasets.Features.from_arrow_schema(pq.read_schema(shards[0]))
     total = sum(sum(splits.values()) for splits in layout.values())
+    default = info.default_config if info.default_config in layout else min(layout, default=None)
     configs = [
         {
             "config_name": name,
             "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in sorted(splits)],
+            **({"default": True} if name == default and len(layout) > 1 else {}),
         }
         for name, splits in sorted(layout.items())
     ]
+    default_splits = sorted(layout.get(default, {}), key=lambda split: (split != "train", split)) or ["train"]
     card_data = DatasetCardData(
         pretty_name=info.pretty_name,
         license=info.license,
@@ -134,7 +139,9 @@ def write_card(
         package_version=__version__,
         config_hash=config_hash,
         configs=[c["config_name"] for c in configs] or ["default"],
-        splits=sorted({s for splits in layout.values() for s in splits}) or ["train"],
+        default_config=default or "default",
+        default_split=default_splits[0],
+        details=info.details,
         local_path=str(local_path or report.folder),
         sizes=[
             {"config": c, "split": s, "rows": n} for c, splits in sorted(layout.items()) for s, n in splits.items()

@@ -104,15 +104,16 @@ KINDS = {
 DEFAULT_SEED_FILES = (Path(__file__).parent / "defaults" / "seeds" / "basics.py",)
 DEFAULT_SEED_MODULES = ("calendar.py", "quopri.py", "string.py", "base64.py", "inspect.py")
 
-# The embedded default runs SmolLM2-135M on a laptop CPU: answers are capped, and the AI programmer lists versions
-# from the final one back, greedily, with two steps at least (what a tiny model manages; CursorCore asks a large
-# model for 3-6 forward steps). The published probabilities are kept. Full-scale settings: configs/*-full.yaml.
+# The embedded default runs SmolLM2-135M on a laptop CPU: answers are capped, and the AI programmer lists only its
+# earlier drafts, latest first, greedily, with two steps at least (a tiny model cannot copy the finished code back
+# exactly; CursorCore asks a large model for 3-6 forward steps). The published probabilities are kept.
+# Full-scale settings: configs/*-full.yaml.
 _CAPS = {"max_attempts": 3, "instruction_max_tokens": 128, "judge_max_tokens": 256, "chat_max_tokens": 160}
 DEFAULT_SYNTHESIS: dict[str, dict[str, Any]] = {
     "aiprogrammer": {
         **_CAPS,
         "aiprogrammer_max_tokens": 384,
-        "step_order": "undo",
+        "step_order": "drafts",
         "min_steps": 2,
         "temperature": 0.0,
     },
@@ -155,6 +156,19 @@ CARD = CardInfo(
     ],
     citations=["cursorcore", "selfcodealign", "autocoder"],
     overview=Overview("source", "messages", config="wf"),
+    default_config="wf",
+    details="""\
+**Configs.** `wf`, `lc` and `sr` hold the same samples with `messages` rendered in the three edit formats of
+CursorCore (whole file, line-numbered changes, search/replace blocks); pick the one your model trains on. One config
+per source (`aiprogrammer`, `commit`, `oj`, `self-oss-instruct`, `aiev`) holds that source's samples in the `wf`
+rendering. Self-OSS-Instruct and AIEV-Instruct samples are configs of this dataset rather than datasets of their own:
+they share the sample schema (an empty `current`, the instruction in `user`, the solution in `next`, explanations and
+tests in `chat`; AIEV dialogues keep every turn, execution output included, in `messages`) and the same verification,
+so one card documents the whole mix. `rejected` keeps candidates that failed verification, with the reason as their
+last check, for inspection only.
+
+**Splits.** `train` and `test` never share an origin: a repository (commits), a problem (online judge) or a seed
+file (seed-based kinds) lies wholly on one side.""",
 )
 
 
@@ -194,9 +208,9 @@ class Config:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     # documents of each input dataset fed to synthesis (-1: all); a mapping gives each kind its own number
     inputs_per_kind: int | dict[str, int] = field(
-        default_factory=lambda: {"aiprogrammer": 4, "commit": 4, "oj": 4, "self-oss-instruct": 8, "aiev": 6}
+        default_factory=lambda: {"aiprogrammer": 10, "commit": 3, "oj": 4, "self-oss-instruct": 8, "aiev": 6}
     )
-    max_input_chars: int = 4000  # inputs whose final code is longer are skipped (-1: no limit)
+    max_input_chars: int = 2500  # inputs whose final code is longer are skipped (-1: no limit)
     # input datasets: a builder YAML per dataset; without one, a missing input is built with its embedded default
     # (stack-seeds: the files in `seed_paths` only, to stay small)
     input_configs: dict[str, str] = field(default_factory=dict)

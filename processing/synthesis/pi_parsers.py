@@ -14,7 +14,7 @@ from cursorcore.processing.formats.fences import find_fences
 from cursorcore.tokens import find_special_token
 
 MIN_ANSWER_CHARS = 20
-ORDERS = ("forward", "undo")
+ORDERS = ("forward", "undo", "drafts")
 
 
 class Rejected(Exception):
@@ -59,7 +59,9 @@ def parse_steps(
     final code (surrounding white space aside), one made of fragments (four or more blocks that together are
     barely longer than the last one) or with two identical consecutive blocks is rejected; a last block repeated
     as a summary is dropped first. Added here: the number of steps must be within [min_steps, max_steps], as the
-    prompt asks. With `order="undo"` the model lists the versions from the final one back to its first draft.
+    prompt asks. With `order="undo"` the model lists the versions from the final one back to its first draft; with
+    `order="drafts"` it lists only the earlier versions, latest first, and the final code is appended here (copies of
+    it the model wrote anyway are dropped), so the last step equals the input by construction.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
@@ -68,8 +70,12 @@ def parse_steps(
     if "sorry" in _outside_fences(answer).lower():
         raise Rejected("aiprogrammer_refusal", answer[:200])
     blocks = [block.code or "" for block in find_fences(answer)]
-    if order == "undo":
+    if order != "forward":
         blocks.reverse()
+    if order == "drafts":
+        while blocks and blocks[-1].strip() == final.strip():
+            blocks.pop()
+        blocks.append(final)
     if not blocks:
         raise Rejected("aiprogrammer_no_code", answer[:200])
     if blocks[-1].strip() != final.strip():

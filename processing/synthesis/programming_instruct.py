@@ -91,7 +91,7 @@ class ProgrammingInstructConfig:
     loc: LocConfig = field(default_factory=LocConfig)
     # the AI programmer
     personas: tuple[str, ...] = PERSONAS
-    step_order: str = "forward"  # "undo": the model lists versions from the final one back (easier for tiny models)
+    step_order: str = "forward"  # "undo"/"drafts": versions listed from the final one back (easier for tiny models)
     min_steps: int = 3
     max_steps: int = 6
     # model requests; a rejected answer is asked again with another seed, up to max_attempts times

@@ -8,6 +8,7 @@ from pathlib import Path
 import datasets
 import pytest
 from datatrove.data import Document
+from huggingface_hub import DatasetCard
 
 from cursorcore.builders import get_builder
 from cursorcore.builders import programming_instruct as pi
@@ -73,7 +74,7 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
     assert report.version == "v0.1.0" and report.folder == folder
 
     stats = json.loads((folder / "manifest.json").read_text())["stats"]
-    selected = stats["synthesis-oj/🎯 - SELECT: inputs"]
+    selected = stats["synthesis-oj/SELECT: inputs"]
     assert selected["forwarded"] == 3
     loaded = {
         name: datasets.load_dataset(str(folder), name, download_mode="force_redownload")
@@ -88,5 +89,9 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
             assert row["source"] == "oj" and row["verification"]["status"] == "passed"
             assert row["messages"][-1]["role"] == "assistant"
     card = (folder / "README.md").read_text()
+    configs = DatasetCard.load(folder / "README.md").data.configs
+    assert [config["config_name"] for config in configs if config.get("default")] == ["wf"]
+    assert 'load_dataset("cursorcore/programming-instruct", "wf", split="' in card
+    assert "**Splits.**" in card  # the builder's explanation of its configs and splits
     assert f"({FIGURE})" in card and (folder / FIGURE).is_file()
     assert f"{len(ids['wf'])} rows of config `wf` by source: oj {len(ids['wf'])}." in card

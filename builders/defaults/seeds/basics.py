@@ -1,10 +1,10 @@
-"""Seed functions of the embedded default build, written for this project: one small idea each (a mean, a clamp, a
+"""Seed functions of the embedded default build, written for this project: one small idea each (squares, a sign, a
 palindrome), the kind of seed a 135M model can still turn into an instruction, a solution and tests."""
 
 
-def average(numbers):
-    """Return the arithmetic mean of a non-empty list of numbers."""
-    return sum(numbers) / len(numbers)
+def squares(numbers):
+    """Return the square of every number of a list, in order."""
+    return [n * n for n in numbers]
 
 
 def largest(numbers):
@@ -16,9 +16,13 @@ def largest(numbers):
     return best
 
 
-def clamp(value, low, high):
-    """Limit value to the closed interval [low, high]."""
-    return max(low, min(value, high))
+def sign(x):
+    """Return -1, 0 or 1 as x is negative, zero or positive."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return 0
 
 
 def is_palindrome(text):
@@ -27,9 +31,9 @@ def is_palindrome(text):
     return lowered == lowered[::-1]
 
 
-def count_vowels(text):
-    """Count the vowels (a, e, i, o, u, either case) in text."""
-    return sum(1 for char in text.lower() if char in "aeiou")
+def initials(name):
+    """Return the upper-case first letters of the words of a name, e.g. "ada lovelace" -> "AL"."""
+    return "".join(word[0].upper() for word in name.split())
 
 
 def factorial(n):
@@ -40,9 +44,9 @@ def factorial(n):
     return result
 
 
-def celsius_to_fahrenheit(celsius):
-    """Convert a temperature from degrees Celsius to degrees Fahrenheit."""
-    return celsius * 9 / 5 + 32
+def minutes_and_seconds(seconds):
+    """Split a number of seconds into whole minutes and the seconds left over."""
+    return seconds // 60, seconds % 60
 
 
 def reverse_words(sentence):

@@ -35,9 +35,22 @@ def reason(call) -> str:
     return caught.value.reason
 
 
-def test_steps_forward_and_undo():
+def test_steps_forward_undo_and_drafts():
     assert parse_steps(answer(SKELETON, DRAFT, FINAL), FINAL) == [SKELETON, DRAFT, FINAL]
     assert parse_steps(answer(FINAL, DRAFT, SKELETON), FINAL, order="undo") == [SKELETON, DRAFT, FINAL]
+    drafts = answer(DRAFT, SKELETON, prose="Draft {n}:")
+    assert parse_steps(drafts, FINAL, order="drafts") == [SKELETON, DRAFT, FINAL]
+
+
+def test_drafts_drop_copies_of_the_finished_code_and_keep_every_other_rule():
+    # the model repeating the finished code first (as in `undo`) is forgiven: it is appended anyway
+    assert parse_steps(answer(FINAL, DRAFT, SKELETON), FINAL, order="drafts") == [SKELETON, DRAFT, FINAL]
+    assert reason(lambda: parse_steps(answer(DRAFT), FINAL, order="drafts")) == "aiprogrammer_step_count"
+    assert reason(lambda: parse_steps(answer(FINAL), FINAL, order="drafts", min_steps=2)) == "aiprogrammer_step_count"
+    assert reason(lambda: parse_steps(answer(DRAFT, DRAFT), FINAL, order="drafts")) == "aiprogrammer_identical_steps"
+    assert reason(lambda: parse_steps("no code at all, sorry", FINAL, order="drafts")) == "aiprogrammer_refusal"
+    special = answer("def isleap(year):\n    return '<|next_start|>'", SKELETON)
+    assert reason(lambda: parse_steps(special, FINAL, order="drafts", min_steps=2)).startswith("aiprogrammer_")
 
 
 def test_steps_end_exactly_at_the_input_and_drop_a_summary_repeat():
@@ -109,7 +122,7 @@ def roles(messages):
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("order", ["forward", "undo"])
+@pytest.mark.parametrize("order", ["forward", "undo", "drafts"])
 def test_aiprogrammer_examples_pass_the_rules_they_teach(persona, order):
     messages = aiprogrammer_messages(FINAL, "python", persona, order=order, min_steps=3, max_steps=6)
     assert roles(messages) == ["system", "user", "assistant", "user", "assistant", "user"]
