@@ -168,7 +168,7 @@ so one card documents the whole mix. `rejected` keeps candidates that failed ver
 last check, for inspection only.
 
 **Splits.** `train` and `test` never share an origin: a repository (commits), a problem (online judge) or a seed
-file (seed-based kinds) lies wholly on one side.""",
+file (seed-based kinds) lies wholly on one side, so a build with few origins may have no `test` split at all.""",
 )
 
 
