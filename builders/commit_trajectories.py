@@ -27,12 +27,11 @@ the installed package). `configs/commit-trajectories-full.yaml` reads the Hub da
 """
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-import yaml
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.ray import RayPipelineExecutor
@@ -43,6 +42,7 @@ from datatrove.utils.logging import logger
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import build_workdir, read_stats, run_to_hub
@@ -152,12 +152,7 @@ class Config:
     def from_yaml(cls, path: str | Path) -> "Config":
         """A config from YAML; relative repository paths in it are relative to the YAML file's folder."""
         path = Path(path)
-        values = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of config keys")
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {', '.join(sorted(unknown))}")
+        values = read_config_yaml(cls, path)
         if values.get("repos") is not None:
             values["repos"] = [str((path.parent / repo).resolve()) for repo in values["repos"]]
         values["hub_datasets"] = [HubSource(**source) for source in values.get("hub_datasets") or []]

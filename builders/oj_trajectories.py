@@ -26,15 +26,15 @@ README), in which every filter drops something. `configs/oj-trajectories-atcoder
 archive, `configs/oj-trajectories-codenet.yaml` a full Project CodeNet download.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
 from datatrove.io import get_datafolder
 from datatrove.pipeline.base import PipelineStep
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import run_to_hub
@@ -106,12 +106,7 @@ class Config:
     def from_yaml(cls, path: str | Path) -> "Config":
         """A config from YAML; relative local paths in it are relative to the YAML file's folder."""
         path = Path(path)
-        values = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of config keys")
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {', '.join(sorted(unknown))}")
+        values = read_config_yaml(cls, path)
         for key in _PATH_FIELDS:
             value = values.get(key)
             if value and "://" not in str(value) and not Path(value).is_absolute():

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import (
@@ -35,6 +34,7 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 
 from cursorcore.builders import BuildReport, get_builder
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.hub import dataset_folder
 from cursorcore.builders.release import release
@@ -237,7 +237,7 @@ class Config:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
         """Relative paths of input configs are relative to the YAML's folder, so shipped configs find each other."""
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        values = read_config_yaml(cls, path)
         folder = Path(path).parent
         values["input_configs"] = {k: str(folder / v) for k, v in (values.get("input_configs") or {}).items()}
         return cls(**values)
@@ -279,6 +279,12 @@ def serving(llm: dict[str, Any]) -> Iterator[LLMConfig]:
         return
     with LlamaCppBackend(config) as backend:
         yield backend.endpoint_config(cache_path=config.cache_path)
+
+
+def _revision(dataset: Path) -> str:
+    """Where an input dataset was read from and which of its versions (the newest, which `ensure_input` used)."""
+    known = versions(dataset)
+    return f"{dataset}@{known[-1]}" if known else str(dataset)
 
 
 def synthesis_stage(kind: str, config: Config, data: Path, llm: LLMConfig, work: Path) -> Stage:
@@ -348,5 +354,5 @@ def build(config: Config, hub: str | Path | None = None, workers: int = 1, versi
             schema=FEATURES.arrow_schema,
             output_filename=OUTPUT,
         )
-    sources = {name: str(folder.parent.parent) for name, folder in folders.items()}
+    sources = {name: _revision(folder.parent.parent) for name, folder in folders.items()}
     return release(report, CARD, config, hub, version, sources=sources)

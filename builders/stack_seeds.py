@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from datatrove.pipeline.dedup import MinhashDedupSignature
 from datatrove.pipeline.dedup.minhash import (
     MinhashConfig,
@@ -26,6 +25,7 @@ from datatrove.utils.hashing import HashConfig
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
+from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
@@ -90,7 +90,7 @@ class Config:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
-        return cls(**(yaml.safe_load(Path(path).read_text()) or {}))
+        return cls(**read_config_yaml(cls, path))
 
     @property
     def minhash(self) -> MinhashConfig:

@@ -73,7 +73,10 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
     folder = dataset_folder(pi.REPO_ID, tmp_path)
     assert report.version == "v0.1.0" and report.folder == folder
 
-    stats = json.loads((folder / "manifest.json").read_text())["stats"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    oj_input = dataset_folder("cursorcore/oj-trajectories", tmp_path)
+    assert manifest["sources"] == {"oj-trajectories": f"{oj_input}@v0.1.0"}  # the input version the build read
+    stats = manifest["stats"]
     selected = stats["synthesis-oj/SELECT: inputs"]
     assert selected["forwarded"] == 3
     loaded = {

@@ -1,0 +1,20 @@
+"""Builder configs from YAML: one reader, so every builder turns a misspelt key into the same clear error instead
+of a silent default or a bare TypeError."""
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def read_config_yaml(config_class: type, path: str | Path) -> dict[str, Any]:
+    """The YAML file's mapping of config keys, each checked to be a field of the `config_class` dataclass."""
+    path = Path(path)
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of config keys")
+    unknown = set(values) - {f.name for f in fields(config_class)}
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {', '.join(sorted(unknown))}")
+    return values
