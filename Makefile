@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+EVALPLUS_STAMP := $(VENV)/.evalplus
 # llama.cpp's default -march=native build dies with SIGILL on some CPUs (AMX path): build a portable wheel.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 LLAMA_VERSION := 0.3.36
@@ -103,7 +104,7 @@ DATASET ?= programming-instruct
 publish: install ## push a built dataset version to the Hub (DATASET=<name> [VERSION=vX.Y.Z] [DRY_RUN=1])
 	$(PY) -m cursorcore.cli push $(DATASET) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
 
-bench: install ## run the benchmarks in bench/ and print ratios (tables go to bench/RESULTS.md)
+bench: install $(EVALPLUS_STAMP) ## run the benchmarks in bench/ and print ratios (tables go to bench/RESULTS.md)
 	$(PY) bench/bench_sandbox.py
 	$(PY) bench/bench_llm.py
 	$(PY) bench/bench_seeds.py
@@ -114,8 +115,14 @@ bench: install ## run the benchmarks in bench/ and print ratios (tables go to be
 test: install ## run the test suite (offline; the `slow` tests are left to test-slow)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: install ## run the tests marked slow (minutes each: full trainings, EvalPlus cross-checks)
+test-slow: install $(EVALPLUS_STAMP) ## run the tests marked slow (minutes each: full trainings, EvalPlus cross-checks)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# EvalPlus itself, only to cross-check our scoring against it (tests, bench): without its model-provider dependencies
+$(EVALPLUS_STAMP): $(STAMP)
+	$(PIP) install -q --no-deps evalplus==0.3.1 wget tempdir appdirs termcolor fire tree-sitter tree-sitter-python \
+	  multipledispatch psutil
+	@touch $@
 
 lint: install ## ruff
 	$(PY) -m ruff check .

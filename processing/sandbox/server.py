@@ -45,6 +45,7 @@ import types
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+MS_RDONLY, MS_REMOUNT, MS_BIND = 0x1, 0x20, 0x1000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 CAPABILITY_VERSION_3 = 0x20080522
 SANDBOX_ROOT = "/tmp"
@@ -197,11 +198,24 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, options: st
     _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(options)), f"mount {target}")
 
 
+def _interpreter_folders_under_root() -> list[str]:
+    """The interpreter's own folders (a venv in a checkout under /tmp, say) that the job's fresh /tmp would hide."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    found |= {os.path.realpath(path) for path in found}
+    return sorted(path for path in found if path.startswith(SANDBOX_ROOT + os.sep))
+
+
 def _enter_fresh_mounts(disk_bytes: int) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    kept = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in _interpreter_folders_under_root()]
     for target in (SANDBOX_ROOT, "/dev/shm"):
         _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_bytes},mode=1777")
+    for path, handle in kept:  # bound back, read-only, from a handle taken before the tmpfs covered them
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+        _mount("none", path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(handle)
     # A user namespace inside the job could mount its own tmpfs without our size cap.
     with open("/proc/sys/user/max_user_namespaces", "w") as file:
         file.write("0")

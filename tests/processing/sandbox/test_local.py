@@ -2,6 +2,8 @@
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -91,6 +93,23 @@ def test_packages_install_offline_from_the_wheelhouse(tmp_path):
         assert missing.status is Status.ERROR
         assert "installing" in missing.detail and "not-in-the-wheelhouse" in missing.stderr
         assert sandbox.run(Job.python("import cc_probe")).status is Status.FAILED  # installs do not persist
+
+
+def test_an_interpreter_under_tmp_keeps_its_packages_read_only(tmp_path):
+    """A checkout under /tmp (a CI clone) has its venv there, where each job gets a fresh /tmp: the venv must stay
+    importable, and read-only."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "cc_under_tmp.py").write_text("VALUE = 7\n")
+    for folder in (tmp_path, *venv.rglob("*")):
+        if folder.is_dir():
+            folder.chmod(0o755)  # the sandbox runs as another user
+    with get_sandbox("local", workers=1, python=str(venv / "bin" / "python")) as sandbox:
+        code = "import sys, cc_under_tmp; print(cc_under_tmp.VALUE, sys.prefix); open(sys.prefix + '/x', 'w')"
+        result = sandbox.run(Job.python(code))
+    assert result.stdout == f"7 {venv}\n", result
+    assert "Read-only file system" in result.stderr
 
 
 def test_packages_without_a_wheelhouse_are_an_error_with_the_fix(one_worker):
