@@ -70,14 +70,14 @@ def parse_steps(
     if "sorry" in _outside_fences(answer).lower():
         raise Rejected("aiprogrammer_refusal", answer[:200])
     blocks = [block.code or "" for block in find_fences(answer)]
+    if not blocks:
+        raise Rejected("aiprogrammer_no_code", answer[:200])
     if order != "forward":
         blocks.reverse()
     if order == "drafts":
         while blocks and blocks[-1].strip() == final.strip():
             blocks.pop()
         blocks.append(final)
-    if not blocks:
-        raise Rejected("aiprogrammer_no_code", answer[:200])
     if blocks[-1].strip() != final.strip():
         raise Rejected("aiprogrammer_last_step_differs", blocks[-1][:200])
     if len(blocks) >= 2 and blocks[-2] == blocks[-1]:

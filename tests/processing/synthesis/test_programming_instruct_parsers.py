@@ -48,6 +48,8 @@ def test_drafts_drop_copies_of_the_finished_code_and_keep_every_other_rule():
     assert reason(lambda: parse_steps(answer(DRAFT), FINAL, order="drafts")) == "aiprogrammer_step_count"
     assert reason(lambda: parse_steps(answer(FINAL), FINAL, order="drafts", min_steps=2)) == "aiprogrammer_step_count"
     assert reason(lambda: parse_steps(answer(DRAFT, DRAFT), FINAL, order="drafts")) == "aiprogrammer_identical_steps"
+    no_code = "I first wrote a skeleton, then filled in the loop, and finally the finished code."
+    assert reason(lambda: parse_steps(no_code, FINAL, order="drafts")) == "aiprogrammer_no_code"
     assert reason(lambda: parse_steps("no code at all, sorry", FINAL, order="drafts")) == "aiprogrammer_refusal"
     special = answer("def isleap(year):\n    return '<|next_start|>'", SKELETON)
     assert reason(lambda: parse_steps(special, FINAL, order="drafts", min_steps=2)).startswith("aiprogrammer_")
