@@ -4,6 +4,7 @@ sandbox failing, and agreement with `evalplus.evaluate` itself run offline on th
 import dataclasses
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -176,7 +177,7 @@ def test_reference_outputs_are_computed_then_reused(humanevalplus, fresh_cache):
 class _Copied(list):
     """An input that notes when it is copied and when the reference uses it."""
 
-    events: list[str] = []
+    events: ClassVar[list[str]] = []
 
     def __deepcopy__(self, memo):
         self.events.append("copy")
