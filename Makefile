@@ -112,7 +112,7 @@ bench: install $(EVALPLUS_STAMP) ## run the benchmarks in bench/ and print ratio
 	$(PY) bench/bench_synthesis_pi.py
 	$(PY) bench/bench_synthesis_soi_aiev.py
 
-test: install ## run the test suite (offline; the `slow` tests are left to test-slow)
+test: install $(EVALPLUS_STAMP) ## run the test suite (offline; the `slow` tests are left to test-slow)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install $(EVALPLUS_STAMP) ## run the tests marked slow (minutes each: full trainings, EvalPlus cross-checks)
