@@ -17,18 +17,27 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
+from cursorcore.processing.formats.fences import find_fences
 from cursorcore.processing.llm import LLMClient, LLMConfig, LLMRequestError, reject
 from cursorcore.processing.llm.client import Choice, Generation
-from cursorcore.processing.sandbox import Result, Sandbox, Status
+from cursorcore.processing.sandbox import Limits, Result, Sandbox, Status
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
+from cursorcore.processing.synthesis.seed_tests import (
+    recorded_tests,
+    recording_job,
+    reference_job,
+    signature,
+    usage_script,
+)
 from cursorcore.processing.synthesis.soi_common import (
     STATS,
     Answer,
@@ -75,6 +84,19 @@ class AIEVConfig(SeedSynthesisConfig):
     allow_packages: bool = True
     report_chars: int = 2000  # execution output shown per stream (stderr's tail, stdout's head)
     questioner: LLMConfig | None = None
+    # who writes the unit tests: "programmer" (AutoCoder: solution and tests in one answer) or "questioner" (calls of
+    # the seed function whose expected values come from running the seed, see seed_tests.py: tests a small model
+    # cannot get wrong, shown to the programmer with the problem)
+    tests_by: str = "programmer"
+    problem_attempts: int = 3  # problems asked for until one is usable
+    test_call_attempts: int = 3  # questioner scripts tried until one records a test
+    min_tests: int = 2  # one recorded call pins down too little (a wrong solution passes it by chance)
+    max_tests: int = 6
+    max_tokens_tests: int = 192
+
+    def __post_init__(self) -> None:
+        if self.tests_by not in ("questioner", "programmer"):
+            raise ValueError(f"tests_by must be 'questioner' or 'programmer', not {self.tests_by!r}")
 
 
 def execution_report(result: Result, answer: Answer, limit: int) -> str:
@@ -115,6 +137,53 @@ def feedback_example() -> tuple[dict[str, str], dict[str, str]]:
     }
 
 
+def entry_point(document: Document) -> str:
+    return document.metadata.get("row", {}).get("entry_point") or ""
+
+
+def seed_signature(document: Document) -> str:
+    try:
+        return signature(document.text, entry_point(document))
+    except (SyntaxError, ValueError) as error:
+        raise Rejected("seed_no_entry_point", str(error)[:200]) from None
+
+
+def read_answer(text: str, tests: str, config: AIEVConfig) -> Answer:
+    """A programmer answer as solution and tests. With the questioner's `tests`, they run after whatever tests the
+    programmer added (none is fine); a draft with a syntax error carries them too, to run all the same."""
+    if not tests:
+        return parse_answer(
+            text, tests_must_use_solution=config.tests_must_use_solution, packages=config.allow_packages
+        )
+    try:
+        answer = parse_answer(text, tests_must_use_solution=False, packages=config.allow_packages)
+    except AnswerError as error:
+        if error.draft is None or error.reason not in ("missing_tests", "syntax_error"):
+            raise
+        draft = replace(error.draft, tests=_joined(error.draft.tests, tests))
+        if error.reason == "syntax_error":
+            raise AnswerError(error.reason, error.detail, draft) from None
+        return draft
+    return replace(answer, tests=_joined(answer.tests, tests))
+
+
+def _joined(*tests: str) -> str:
+    return "\n\n".join(part for part in tests if part)
+
+
+def answer_text(choice: Choice, stats: Counter[str]) -> str | None:
+    """The programmer's answer as the dialogue keeps it. One cut off at the token limit keeps everything up to its
+    last complete code block (a small model rambles on after its tests; what it wrote before still runs), or is None
+    when no block closed before the cut."""
+    if choice.finish_reason != "length":
+        return choice.text
+    blocks = find_fences(choice.text)
+    if not blocks:
+        return None
+    stats["answers_cut_to_last_block"] += 1
+    return choice.text[: blocks[-1].end]
+
+
 def assistant_turn(previous_code: str, answer: Answer) -> dict[str, str]:
     """A programmer answer in the CursorCore assistant format: the new solution as a whole-file edit of the previous
     one, then the rest of the answer."""
@@ -151,7 +220,10 @@ class AIEVInstruct:
         rng = random.Random(f"{self.config.seed}/{document.id}")
         try:
             problem = await self.problem(document, ask, rng)
-            result = await self.dialogue(document, problem, generate, ask, sandbox, rng, stats)
+            tests = ""
+            if self.config.tests_by == "questioner":
+                problem, tests = await self.questioner_tests(document, problem, ask, sandbox, stats)
+            result = await self.dialogue(document, problem, tests, generate, ask, sandbox, rng, stats)
         except Rejected as rejected:
             return {**reject(rejected.reason, rejected.detail), STATS: dict(stats)}
         except LLMRequestError as error:  # the server refused this prompt (too long for its context, ...)
@@ -170,15 +242,71 @@ class AIEVInstruct:
         }
 
     async def problem(self, document: Document, ask: Any, rng: random.Random) -> str:
-        """The questioner poses a problem inspired by the seed (k-shot, the examples' snippets and instructions)."""
-        examples = draw_examples(rng, self.config.fewshot_problem)
-        shots = [({"snippet": ex.snippet}, {"problem": ex.instruction}) for ex in examples]
-        messages = chat_messages("aiev_problem.jinja", shots, {"snippet": document.text})
+        """The questioner poses a problem inspired by the seed (k-shot, the examples' snippets and instructions).
+        When the questioner also writes the tests, the problem must name the seed's function and hold no code (the
+        tests are shown apart, and code in a problem was always a half-copied seed); up to `problem_attempts`
+        problems are asked for, and the last one's fault is the rejection."""
         config = self.config
-        request = self.request(
-            messages, config.max_tokens_problem, config.questioner_temperature, document.id, "problem"
-        )
-        return generated_text(await ask(request), "problem", min_chars=config.min_problem_chars, standalone=True)
+        examples = draw_examples(rng, config.fewshot_problem)
+        shots = [({"snippet": ex.snippet}, {"problem": ex.instruction}) for ex in examples]
+        name = entry_point(document) if config.tests_by == "questioner" else ""
+        wanted = seed_signature(document) if name else ""
+        messages = chat_messages("aiev_problem.jinja", shots, {"snippet": document.text, "signature": wanted})
+        rejection = Rejected("problem_empty")
+        for attempt in range(config.problem_attempts):
+            request = self.request(
+                messages, config.max_tokens_problem, config.questioner_temperature, document.id, "problem", attempt
+            )
+            try:
+                problem = generated_text(
+                    await ask(request), "problem", min_chars=config.min_problem_chars, standalone=True
+                )
+            except Rejected as rejected:
+                rejection = rejected
+                continue
+            if name and (not re.search(rf"\b{re.escape(name)}\(", problem) or "```" in problem):
+                rejection = Rejected("problem_off_target", f"does not name {name}() or shows code: {problem[:200]}")
+                continue
+            return problem
+        raise rejection
+
+    async def questioner_tests(
+        self, document: Document, problem: str, ask: Any, sandbox: Sandbox, stats: Counter[str]
+    ) -> tuple[str, str]:
+        """(the problem with the tests, the tests): the questioner writes calls of the seed function, the sandbox
+        records what the seed returns for them, and the recorded tests must pass on the seed alone."""
+        config = self.config
+        name = entry_point(document)
+        wanted = seed_signature(document)
+        docstring = document.metadata["row"].get("docstring") or ""
+        shots = [
+            ({"signature": ex["signature"], "docstring": ex["docstring"]}, {"calls": ex["calls"]})
+            for ex in read_sections("aiev_tests.jinja")
+        ]
+        messages = chat_messages("aiev_tests.jinja", shots, {"signature": wanted, "docstring": docstring})
+        limits = Limits(wall_time=config.test_timeout, memory_mb=config.test_memory_mb)
+        tests: list[str] = []  # gathered over the scripts, until there are enough
+        for attempt in range(config.test_call_attempts):
+            request = self.request(
+                messages, config.max_tokens_tests, config.questioner_temperature, document.id, "tests", attempt
+            )
+            generation = await ask(request)
+            script = usage_script(generation.choices[0].text if generation.choices else "")
+            recording = await run_job(sandbox, recording_job(document.text, script, name, limits), 0)
+            stats["test_scripts"] += 1
+            tests += [test for test in recorded_tests(recording, config.max_tests) if test not in tests]
+            if len(tests) >= config.min_tests:
+                tests = tests[: config.max_tests]
+                break
+        else:
+            detail = f"{config.test_call_attempts} scripts recorded fewer than {config.min_tests} calls of {name}"
+            raise Rejected("tests_too_few", detail)
+        reference = await run_job(sandbox, reference_job(document.text, tests, limits), config.sandbox_retries)
+        if not reference.passed:
+            raise Rejected("tests_seed_fails", reference.detail or str(reference.status))
+        stats["tests"] += len(tests)
+        code = "\n".join(tests)
+        return render_macro("aiev_programmer.jinja", "task", problem=problem, signature=wanted, tests=code), code
 
     async def explain(self, problem: str, answer: str, report: str, ask: Any, *seed: object) -> str:
         """The questioner explains the failed run in natural language (one worked example shows how)."""
@@ -194,17 +322,25 @@ class AIEVInstruct:
         self,
         document: Document,
         problem: str,
+        tests: str,
         generate: Any,
         ask: Any,
         sandbox: Sandbox,
         rng: random.Random,
         stats: Counter[str],
     ) -> SynthesisResult:
+        """The programmer answers `problem` (which shows the questioner's `tests`, if any) until its code passes."""
         config = self.config
-        examples = draw_examples(rng, config.fewshot_answer)
+        given = bool(tests)
+        # the worked examples carry their own tests: they show the layout only when the programmer writes tests
+        examples = [] if given else draw_examples(rng, config.fewshot_answer)
         shots = [({"problem": ex.instruction}, {"response": ex.response}) for ex in examples]
         programmer = chat_messages(
-            "aiev_programmer.jinja", shots, {"problem": problem}, packages=config.allow_packages
+            "aiev_programmer.jinja",
+            shots,
+            {"problem": problem, "tests_given": given},
+            packages=config.allow_packages,
+            tests_given=given,
         )
         transcript = sample_messages(Sample(current=Snapshot(""), user=problem), "wf")
         code = ""
@@ -215,8 +351,8 @@ class AIEVInstruct:
             generation = await generate(request)
             if not generation.choices:
                 raise Rejected("answer_empty", f"round {fix_round}: the server returned no answer")
-            choice = generation.choices[0]
-            answer, result = await self.run_answer(choice, sandbox, stats, fix_round)
+            text = answer_text(generation.choices[0], stats)
+            answer, result = await self.run_answer(text, tests, sandbox, stats, fix_round)
             transcript.append(assistant_turn(code, answer))
             code = answer.code
             report = execution_report(result, answer, config.report_chars)
@@ -229,13 +365,15 @@ class AIEVInstruct:
             stats["failed_rounds"] += 1
             if fix_round == config.max_fix_rounds:
                 break
-            explanation = await self.explain(problem, choice.text, report, ask, document.id, "explanation", fix_round)
+            explanation = await self.explain(problem, text, report, ask, document.id, "explanation", fix_round)
             stats["explanations"] += 1
             transcript.append({"role": "user", "content": explanation})
-            fix_request = render_macro("aiev_programmer.jinja", "fix_request", report=report, explanation=explanation)
+            fix_request = render_macro(
+                "aiev_programmer.jinja", "fix_request", report=report, explanation=explanation, tests_given=given
+            )
             programmer = [
                 *programmer,
-                {"role": "assistant", "content": choice.text},
+                {"role": "assistant", "content": text},
                 {"role": "user", "content": fix_request},
             ]
         summary = f"tests still fail after {config.max_fix_rounds} fix round(s): {result.detail or result.status}"
@@ -247,18 +385,16 @@ class AIEVInstruct:
         return SynthesisResult(rejections=[Rejection("unresolved", summary, sample)])
 
     async def run_answer(
-        self, choice: Choice, sandbox: Sandbox, stats: Counter[str], fix_round: int
+        self, text: str | None, tests: str, sandbox: Sandbox, stats: Counter[str], fix_round: int
     ) -> tuple[Answer, Result]:
         """Read a programmer answer and run it with its tests. An answer that cannot be read (cut off, a refusal)
         ends the dialogue; one with a syntax error runs all the same (the interpreter's message is the feedback);
         one without code, or whose tests would check nothing, is not run, and that is the feedback."""
         config = self.config
         try:
-            if choice.finish_reason == "length":
-                raise AnswerError("truncated", choice.text[-200:])
-            answer = parse_answer(
-                choice.text, tests_must_use_solution=config.tests_must_use_solution, packages=config.allow_packages
-            )
+            if text is None:
+                raise AnswerError("truncated", "cut off at the token limit before any code block closed")
+            answer = read_answer(text, tests, config)
         except AnswerError as error:
             if error.draft is None:
                 raise Rejected(f"answer_{error.reason}", f"round {fix_round}: {error.detail}") from None

@@ -10,8 +10,10 @@ from cursorcore.processing.synthesis.aiev import (
     assistant_turn,
     execution_report,
     feedback_example,
+    read_answer,
 )
 from cursorcore.processing.synthesis.soi_common import (
+    AnswerError,
     answer_job,
     chat_messages,
     is_install_failure,
@@ -104,6 +106,57 @@ def test_prompts_of_both_roles_render():
     )
     assert [m["role"] for m in feedback] == ["system", "user", "assistant", "user"]
     assert feedback[2]["content"] == EXAMPLE["explanation"]
+
+
+def test_with_the_questioners_tests_the_programmer_is_asked_for_the_solution_only():
+    task = render_macro("aiev_programmer.jinja", "task", problem="Add.", signature="add(a, b)", tests="assert 1")
+    assert task == "Add.\n\nWrite `add(a, b)`. It must pass these tests:\n```python\nassert 1\n```"
+    messages = chat_messages(
+        "aiev_programmer.jinja", [], {"problem": task, "tests_given": True}, packages=False, tests_given=True
+    )
+    assert "Tests:" not in messages[0]["content"] and "unit tests run right after" in messages[0]["content"]
+    assert messages[-1]["content"] == f"{task}\n\n" + render_macro("aiev_programmer.jinja", "solution_layout")
+    fix = render_macro("aiev_programmer.jinja", "fix_request", report="r", explanation="e", tests_given=True)
+    assert fix.endswith(
+        "Send the corrected solution. Answer with a short explanation and the complete solution in "
+        "one ```python block."
+    )
+
+
+QUESTIONER_TESTS = "assert add(1, 2) == 3"
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "tests"),
+    [
+        ("Sum.\n```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a + b", ""),
+        (  # the programmer's own tests run too, before the questioner's
+            "```python\ndef add(a, b):\n    return a + b\n\nassert add(0, 0) == 0\n```",
+            "def add(a, b):\n    return a + b",
+            "assert add(0, 0) == 0",
+        ),
+    ],
+)
+def test_an_answer_runs_with_the_questioners_tests(answer, code, tests):
+    read = read_answer(answer, QUESTIONER_TESTS, AIEVConfig(tests_by="questioner"))
+    assert (read.code, read.tests) == (code, "\n\n".join(filter(None, [tests, QUESTIONER_TESTS])))
+
+
+def test_a_draft_keeps_the_questioners_tests_and_answers_without_code_stay_faults():
+    with pytest.raises(AnswerError) as broken:
+        read_answer("```python\ndef add(a, b:\n```", QUESTIONER_TESTS, AIEVConfig(tests_by="questioner"))
+    assert broken.value.reason == "syntax_error" and broken.value.draft.tests == QUESTIONER_TESTS
+    with pytest.raises(AnswerError) as empty:
+        read_answer("I would add them.", QUESTIONER_TESTS, AIEVConfig(tests_by="questioner"))
+    assert empty.value.reason == "no_code"
+    with pytest.raises(AnswerError) as untested:  # without the questioner's tests the programmer must write some
+        read_answer("```python\ndef add(a, b):\n    return a + b\n```", "", AIEVConfig())
+    assert untested.value.reason == "missing_tests"
+
+
+def test_tests_by_names_a_role():
+    with pytest.raises(ValueError, match="tests_by"):
+        AIEVConfig(tests_by="oracle")
 
 
 @pytest.fixture(scope="module")
