@@ -7,10 +7,17 @@ error in natural language and the programmer sends a fix, for up to `max_fix_rou
 with passing tests are kept. The questioner and the programmer may use different models: the programmer is the
 pipeline's LLM (`generate`), the questioner the same one unless `AIEVConfig.questioner` names another backend.
 
-Sample: `current` is an empty Python file, `user` the problem, `next` the final (passing) solution, `chat` the rest
-of the final answer; `messages` is the whole dialogue as it happened: the problem, every programmer answer (in the
-CursorCore assistant format: the solution as a whole-file edit, then the explanation and tests), every execution
-output as an `execution` turn, and the questioner's explanations as `user` turns.
+With `tests_by="questioner"` the questioner also writes the unit tests, as calls of the seed function whose expected
+values the sandbox records by running the seed (seed_tests.py); the problem must then name the seed's function, the
+programmer sees the problem with those tests and answers with the solution only. The tests hold for the seed by
+construction, so a dialogue fails only on the programmer's code: this is how a model too small to write a correct
+assertion (SmolLM2-135M, the embedded default) still completes dialogues.
+
+Sample: `current` is an empty Python file, `user` the problem (with the questioner's tests, if any), `next` the final
+(passing) solution, `chat` the rest of the final answer; `messages` is the whole dialogue as it happened: the
+problem, every programmer answer (in the CursorCore assistant format: the solution as a whole-file edit, then the
+explanation and tests), every execution output as an `execution` turn, and the questioner's explanations as `user`
+turns.
 """
 
 from __future__ import annotations

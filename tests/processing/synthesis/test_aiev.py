@@ -1,12 +1,16 @@
 """AIEV-Instruct without a model: the worked example really fails and is really fixed in the sandbox, execution
 reports, the CursorCore rendering of dialogue turns, and package installs from an offline wheelhouse."""
 
+from collections import Counter
+
 import pytest
 
+from cursorcore.processing.llm.client import Choice
 from cursorcore.processing.sandbox import Status, get_sandbox
 from cursorcore.processing.synthesis.aiev import (
     SOURCE,
     AIEVConfig,
+    answer_text,
     assistant_turn,
     execution_report,
     feedback_example,
@@ -152,6 +156,15 @@ def test_a_draft_keeps_the_questioners_tests_and_answers_without_code_stay_fault
     with pytest.raises(AnswerError) as untested:  # without the questioner's tests the programmer must write some
         read_answer("```python\ndef add(a, b):\n    return a + b\n```", "", AIEVConfig())
     assert untested.value.reason == "missing_tests"
+
+
+def test_an_answer_cut_at_the_token_limit_keeps_its_complete_blocks():
+    stats = Counter()
+    text = "Sum.\n```python\ndef add(a, b):\n    return a + b\n```\nTests:\n```python\nassert add(1"
+    assert answer_text(Choice(text, "length"), stats) == "Sum.\n```python\ndef add(a, b):\n    return a + b\n```"
+    assert answer_text(Choice("Sum.\n```python\ndef add(", "length"), stats) is None
+    assert answer_text(Choice(text, "stop"), stats) == text
+    assert stats == {"answers_cut_to_last_block": 1}
 
 
 def test_tests_by_names_a_role():
