@@ -39,6 +39,7 @@ from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Limits, Result, Sandbox, Status
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.seed_tests import (
+    expected_values,
     recorded_tests,
     recording_job,
     reference_job,
@@ -97,7 +98,9 @@ class AIEVConfig(SeedSynthesisConfig):
     tests_by: str = "programmer"
     problem_attempts: int = 3  # problems asked for until one is usable
     test_call_attempts: int = 3  # questioner scripts tried until one records a test
-    min_tests: int = 2  # one recorded call pins down too little (a wrong solution passes it by chance)
+    # one recorded call, or calls that all return one value, pin down too little (a wrong solution passes them by
+    # chance): at least `min_tests` calls with two different results
+    min_tests: int = 2
     max_tests: int = 6
     max_tokens_tests: int = 192
 
@@ -301,13 +304,15 @@ class AIEVInstruct:
             script = usage_script(generation.choices[0].text if generation.choices else "")
             recording = await run_job(sandbox, recording_job(document.text, script, name, limits), 0)
             stats["test_scripts"] += 1
-            tests += [test for test in recorded_tests(recording, config.max_tests) if test not in tests]
-            if len(tests) >= config.min_tests:
+            tests += [test for test in recorded_tests(recording, name, config.max_tests) if test not in tests]
+            if len(tests) >= config.min_tests and len(expected_values(tests, name)) >= min(2, config.min_tests):
                 tests = tests[: config.max_tests]
                 break
         else:
-            detail = f"{config.test_call_attempts} scripts recorded fewer than {config.min_tests} calls of {name}"
-            raise Rejected("tests_too_few", detail)
+            scripts = f"{config.test_call_attempts} scripts"
+            if len(tests) < config.min_tests:
+                raise Rejected("tests_too_few", f"{scripts} recorded fewer than {config.min_tests} calls of {name}")
+            raise Rejected("tests_one_result", f"{scripts}: every call of {name} returned the same value")
         reference = await run_job(sandbox, reference_job(document.text, tests, limits), config.sandbox_retries)
         if not reference.passed:
             raise Rejected("tests_seed_fails", reference.detail or str(reference.status))

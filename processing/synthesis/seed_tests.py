@@ -44,17 +44,47 @@ def recording_job(seed: str, usage: str, name: str, limits: Limits) -> Job:
     return Job(files=files, command=["python", "recorder.py", "seed.py", "usage.py", name], limits=limits)
 
 
-def recorded_tests(result: Result, limit: int) -> list[str]:
-    """The first `limit` distinct tests the recorder printed (a run that timed out still printed the earlier ones)."""
+def recorded_tests(result: Result, name: str, limit: int) -> list[str]:
+    """The first `limit` distinct tests the recorder printed (a run that timed out still printed the earlier ones).
+    The usage script shares the process and could write to stdout past the recorder: only lines of the recorder's
+    shape, `assert name(literals) == literal` (or `is None`), are tests."""
     tests: list[str] = []
     for line in result.stdout.splitlines():
         try:
             test = json.loads(line)["test"]
         except (ValueError, KeyError, TypeError):
             continue
-        if isinstance(test, str) and test not in tests:
+        if isinstance(test, str) and test not in tests and expected_value(test, name) is not None:
             tests.append(test)
     return tests[:limit]
+
+
+def expected_value(test: str, name: str) -> str | None:
+    """The literal a recorded test expects `name(...)` to return, or None when `test` is not such a test."""
+    try:
+        (check,) = ast.parse(test).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    compare = check.test if isinstance(check, ast.Assert) else None
+    if not isinstance(compare, ast.Compare) or [type(op) for op in compare.ops] not in ([ast.Eq], [ast.Is]):
+        return None
+    call, (expected,) = compare.left, compare.comparators
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == name):
+        return None
+    try:
+        for node in (*call.args, *(keyword.value for keyword in call.keywords), expected):
+            ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+    if any(keyword.arg is None for keyword in call.keywords):  # **mapping
+        return None
+    return ast.unparse(expected)
+
+
+def expected_values(tests: list[str], name: str) -> set[str]:
+    """The distinct results the recorded tests expect. Tests that all expect one value (every call False, say)
+    cannot tell the function from a constant: a wrong solution passes them."""
+    return {value for test in tests if (value := expected_value(test, name)) is not None}
 
 
 def reference_job(seed: str, tests: list[str], limits: Limits) -> Job:

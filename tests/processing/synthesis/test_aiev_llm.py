@@ -40,6 +40,7 @@ KNOWN_REASONS = {
     *(f"{stage}_{problem}" for stage in ("problem", "explanation") for problem in STAGE_PROBLEMS),
     "problem_off_target",
     "tests_too_few",
+    "tests_one_result",
     "tests_seed_fails",
 }
 

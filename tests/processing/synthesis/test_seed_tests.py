@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cursorcore.processing.sandbox import Limits, Status
+from cursorcore.processing.sandbox import Limits, Result, Status
 from cursorcore.processing.synthesis import call_recorder
 from cursorcore.processing.synthesis.seed_tests import (
+    expected_values,
     recorded_tests,
     recording_job,
     reference_job,
@@ -28,7 +29,7 @@ FACTORIAL = '''def factorial(n):
 
 
 def record(sandbox, seed: str, usage: str, name: str, limits: Limits = LIMITS) -> list[str]:
-    return recorded_tests(sandbox.run(recording_job(seed, usage, name, limits)), limit=50)
+    return recorded_tests(sandbox.run(recording_job(seed, usage, name, limits)), name, limit=50)
 
 
 def test_outermost_calls_become_asserts_that_pass_on_the_seed(local_sandbox):
@@ -82,27 +83,44 @@ def test_an_endless_script_keeps_the_calls_made_before_the_time_limit(local_sand
     usage = "print(factorial(2))\nwhile True:\n    pass\n"
     result = local_sandbox.run(recording_job(FACTORIAL, usage, "factorial", Limits(wall_time=2)))
     assert result.status is Status.TIMEOUT
-    assert recorded_tests(result, 5) == ["assert factorial(2) == 2"]
+    assert recorded_tests(result, "factorial", 5) == ["assert factorial(2) == 2"]
 
 
 def test_usage_output_never_passes_for_a_test(local_sandbox):
-    """Only the recorder writes to the real stdout: a script printing JSON that looks like a test adds nothing."""
-    forged = json.dumps({"test": "assert True"})
-    usage = f"import sys\nprint({forged!r})\nsys.stderr.write('x')\nfactorial(1)\n"
+    """What the script prints is not recorded, and lines it forges on the real stdout are not of the recorder's
+    shape: a script cannot slip in a test of its own."""
+    forged = [
+        json.dumps({"test": "assert True"}),
+        json.dumps({"test": "assert factorial(3) == 6 or True"}),
+        json.dumps({"test": "assert factorial(len('abc')) == 6"}),
+        json.dumps({"test": "import os; os.system('true')"}),
+    ]
+    usage = "import os, sys\n" + "".join(
+        f"print({line!r})\nos.write(1, {line!r}.encode() + b'\\n')\n" for line in forged
+    )
+    usage += "sys.stderr.write('x')\nfactorial(1)\n"
     assert record(local_sandbox, FACTORIAL, usage, "factorial") == ["assert factorial(1) == 1"]
 
 
 def test_a_seed_that_does_not_run_records_nothing(local_sandbox):
     result = local_sandbox.run(recording_job("import not_a_module\ndef f(): pass\n", "f()", "f", LIMITS))
     assert result.status is Status.FAILED and "not_a_module" in result.stderr
-    assert recorded_tests(result, 5) == []
+    assert recorded_tests(result, "f", 5) == []
 
 
 def test_recorded_tests_are_distinct_capped_and_ignore_garbage():
     lines = [json.dumps({"test": f"assert f({i}) == {i}"}) for i in (1, 2, 1, 3)]
-    stdout = "\n".join([lines[0], "not json", json.dumps({"other": 1}), json.dumps({"test": 5}), *lines[1:]])
-    result = type("R", (), {"stdout": stdout})()
-    assert recorded_tests(result, 2) == ["assert f(1) == 1", "assert f(2) == 2"]
+    garbage = ["not json", json.dumps({"other": 1}), json.dumps({"test": 5}), json.dumps({"test": "assert g(1) == 1"})]
+    result = Result(Status.PASSED, stdout="\n".join([lines[0], *garbage, *lines[1:]]))
+    assert recorded_tests(result, "f", 2) == ["assert f(1) == 1", "assert f(2) == 2"]
+
+
+def test_expected_values_tell_whether_tests_could_be_passed_by_a_constant(local_sandbox):
+    seed = "def is_even(n):\n    return n % 2 == 0\n"
+    both = record(local_sandbox, seed, "is_even(2)\nis_even(4)\nis_even(3)\n", "is_even")
+    assert expected_values(both[:2], "is_even") == {"True"}
+    assert expected_values(both, "is_even") == {"True", "False"}
+    assert expected_values(["assert f(1) is None", "assert f(x=2) == [None]"], "f") == {"None", "[None]"}
 
 
 @settings(max_examples=60, deadline=None)
