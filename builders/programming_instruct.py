@@ -211,7 +211,7 @@ class Config:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     # documents of each input dataset fed to synthesis (-1: all); a mapping gives each kind its own number
     inputs_per_kind: int | dict[str, int] = field(
-        default_factory=lambda: {"aiprogrammer": 10, "commit": 3, "oj": 4, "self-oss-instruct": 8, "aiev": 8}
+        default_factory=lambda: {"aiprogrammer": 10, "commit": 3, "oj": 4, "self-oss-instruct": 8, "aiev": 12}
     )
     max_input_chars: int = 2500  # inputs whose final code is longer are skipped (-1: no limit)
     # input datasets: a builder YAML per dataset; without one, a missing input is built with its embedded default

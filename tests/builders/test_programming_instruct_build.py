@@ -98,3 +98,23 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
     assert "**Splits.**" in card  # the builder's explanation of its configs and splits
     assert f"({FIGURE})" in card and (folder / FIGURE).is_file()
     assert f"{len(ids['wf'])} rows of config `wf` by source: oj {len(ids['wf'])}." in card
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2700)
+def test_the_embedded_default_verifies_samples_of_every_kind(llm_server, tmp_path):
+    """The issue's bar for synthesis: the embedded default build (only its server is the session's) gives verified
+    samples of all five kinds, and each kind's rejections are counted by reason. About 11 minutes on 2 cores."""
+    config = pi.Config(llm=dataclasses.asdict(llm_server.endpoint_config()))
+    report = pi.build(config, hub=tmp_path)
+    stats = json.loads((report.folder / "manifest.json").read_text())["stats"]
+    rejected = 0
+    for kind in pi.KINDS:
+        rows = sum(report.rows.get(f"{kind}/{split}", 0) for split in ("train", "test"))
+        assert rows >= 1, f"no verified {kind} sample"
+        (counters,) = [value for name, value in stats.items() if name.startswith(f"synthesis-{kind}/Model call")]
+        assert counters["documents_processed"] == config.inputs(kind) and counters["samples"] >= 1
+        rejected += sum(value for name, value in counters.items() if name.startswith("rejected_"))
+    assert rejected > 0  # a 135M model fails often: the reasons are in the stats
+    wf = datasets.load_dataset(str(report.folder), "wf")
+    assert {row["source"] for split in wf.values() for row in split} == set(pi.KINDS)
