@@ -1,5 +1,5 @@
-"""Self-OSS-Instruct and AIEV-Instruct synthesis throughput with the local server: samples per hour, the verified
-fraction, and where the time goes.
+"""Self-OSS-Instruct and AIEV-Instruct (either role writing the tests) synthesis throughput with the local server:
+samples per hour, the verified fraction, and where the time goes.
 
 Each kind runs as it does in a build: the datatrove pipeline step from `self_oss_instruct_step` / `aiev_step`
 (LocalPipelineExecutor, RolloutRunner, checkpointed JSONL output) over the same seed functions taken from the
@@ -25,6 +25,7 @@ from typing import Any
 from _results import REPO, RESULTS, machine, now, write_section
 from datatrove.executor import LocalPipelineExecutor
 
+from cursorcore.builders.programming_instruct import DEFAULT_SYNTHESIS
 from cursorcore.processing.llm import LlamaCppBackend, LLMConfig, chunked_jsonl_writer
 from cursorcore.processing.sandbox import get_sandbox
 from cursorcore.processing.sources.seeds import extract_seeds
@@ -44,7 +45,16 @@ def stdlib_seeds(count: int) -> list[dict]:
         for seed in extract_seeds((root / module).read_text()):
             if 3 <= seed.lines <= 15 and seed.has_arguments and seed.returns_value and not seed.name.startswith("_"):
                 content = "\n".join(seed.imports) + ("\n\n\n" if seed.imports else "") + seed.code
-                rows.append({"id": f"{module}:{seed.name}", "content": content, "path": module, "repo": "stdlib"})
+                rows.append(
+                    {
+                        "id": f"{module}:{seed.name}",
+                        "content": content,
+                        "entry_point": seed.name,
+                        "docstring": seed.docstring,
+                        "path": module,
+                        "repo": "stdlib",
+                    }
+                )
     return rows[:count]
 
 
@@ -168,6 +178,12 @@ def main() -> int:
     rows = stdlib_seeds(args.seeds)
     soi = SelfOSSInstructConfig(responses=args.responses, max_tokens_response=args.max_tokens)
     aiev = AIEVConfig(max_tokens_answer=args.max_tokens)
+    aiev_default = AIEVConfig(**DEFAULT_SYNTHESIS["aiev"])
+    rollouts = (
+        ("Self-OSS-Instruct", SelfOSSInstruct(soi)),
+        ("AIEV-Instruct", AIEVInstruct(aiev)),
+        ("AIEV-Instruct, questioner's tests", AIEVInstruct(aiev_default)),
+    )
     runs = []
     with (
         tempfile.TemporaryDirectory() as work,
@@ -175,7 +191,7 @@ def main() -> int:
         get_sandbox("local", workers=2) as sandbox,
     ):
         llm = server.endpoint_config(max_concurrency=1)
-        for kind, rollout in (("Self-OSS-Instruct", SelfOSSInstruct(soi)), ("AIEV-Instruct", AIEVInstruct(aiev))):
+        for kind, rollout in rollouts:
             runs.append(run_kind(kind, rollout, rows, llm, sandbox, Path(work) / kind))
             print(table(runs[-1:]), flush=True)
 
@@ -186,8 +202,11 @@ def main() -> int:
 Self-OSS-Instruct: SelfCodeAlign's settings (8-shot concepts and instructions, 1-shot responses, {soi.responses}
 responses at T={soi.temperature}) with responses capped at {soi.max_tokens_response} tokens. AIEV-Instruct: up to
 {aiev.max_fix_rounds} fix rounds, programmer T={aiev.programmer_temperature}, questioner
-T={aiev.questioner_temperature}, answers capped at {aiev.max_tokens_answer} tokens. LLM / sandbox: wall time with a
-model request / a sandbox job in flight; pipeline: the rest.
+T={aiev.questioner_temperature}, answers capped at {aiev.max_tokens_answer} tokens, the programmer writing the tests
+(AutoCoder). AIEV-Instruct, questioner's tests: the embedded default build's settings (the questioner writes calls of
+the seed, their expected values recorded by running it; at least {aiev_default.min_tests} tests with two different
+results; answers capped at {aiev_default.max_tokens_answer} tokens). LLM / sandbox: wall time with a model request / a
+sandbox job in flight; pipeline: the rest.
 
 {table(runs)}
 
