@@ -179,14 +179,16 @@ def test_build_counts_every_drop_and_loads_back(source_tree, tmp_path, benchmark
     }
     assert extract["docstring functions"]["dropped_file_syntax_error"] == 1
     assert extract["exact dedup"]["dropped_duplicate"] == 3  # copy.py twice, near.py's unchanged hypotenuse
-    rows = datasets.load_dataset(str(report.folder), split="train")
+    # each load gets its own cache: datasets would answer a second folder named stack-seeds from the first's cache
+    rows = datasets.load_dataset(str(report.folder), split="train", cache_dir=str(tmp_path / "cache-1"))
     assert sorted(rows["entry_point"]) == ["clamp", "hypotenuse"]  # the near duplicate went in MinHash
     assert report.rows == {"train": 2}
     assert all(row["content"].startswith(("import math", "def clamp")) for row in rows)
     # across tasks, duplicates that per-task exact dedup cannot see are caught by MinHash: same rows
     sharded_config = Config(local_paths=[str(source_tree)], benchmark_paths=benchmark_paths, tasks=4)
     sharded = build(sharded_config, tmp_path / "h4", 2)
-    assert sorted(datasets.load_dataset(str(sharded.folder), split="train")["id"]) == sorted(rows["id"])
+    again = datasets.load_dataset(str(sharded.folder), split="train", cache_dir=str(tmp_path / "cache-4"))
+    assert sorted(again["id"]) == sorted(rows["id"])
 
 
 def test_a_build_killed_in_its_last_stage_resumes_to_the_same_rows(source_tree, tmp_path, benchmark_paths):
