@@ -147,6 +147,15 @@ def feedback_example() -> tuple[dict[str, str], dict[str, str]]:
     }
 
 
+@functools.cache
+def call_script_examples() -> tuple[tuple[dict[str, str], dict[str, str]], ...]:
+    """The few-shot turns of the questioner's test-call prompt (the examples in prompts/aiev_tests.jinja)."""
+    return tuple(
+        ({"signature": ex["signature"], "docstring": ex["docstring"]}, {"calls": ex["calls"]})
+        for ex in read_sections("aiev_tests.jinja")
+    )
+
+
 def entry_point(document: Document) -> str:
     return document.metadata.get("row", {}).get("entry_point") or ""
 
@@ -289,11 +298,8 @@ class AIEVInstruct:
         name = entry_point(document)
         wanted = seed_signature(document)
         docstring = document.metadata["row"].get("docstring") or ""
-        shots = [
-            ({"signature": ex["signature"], "docstring": ex["docstring"]}, {"calls": ex["calls"]})
-            for ex in read_sections("aiev_tests.jinja")
-        ]
-        messages = chat_messages("aiev_tests.jinja", shots, {"signature": wanted, "docstring": docstring})
+        query = {"signature": wanted, "docstring": docstring}
+        messages = chat_messages("aiev_tests.jinja", call_script_examples(), query)
         limits = Limits(wall_time=config.test_timeout, memory_mb=config.test_memory_mb)
         tests: list[str] = []  # gathered over the scripts, until there are enough
         for attempt in range(config.test_call_attempts):

@@ -1,6 +1,8 @@
 """AIEV-Instruct without a model: the worked example really fails and is really fixed in the sandbox, execution
-reports, the CursorCore rendering of dialogue turns, and package installs from an offline wheelhouse."""
+reports, the CursorCore rendering of dialogue turns, package installs from an offline wheelhouse, and how answers are
+read when the questioner wrote the tests or the answer was cut at the token cap."""
 
+import ast
 from collections import Counter
 
 import pytest
@@ -12,10 +14,12 @@ from cursorcore.processing.synthesis.aiev import (
     AIEVConfig,
     answer_text,
     assistant_turn,
+    call_script_examples,
     execution_report,
     feedback_example,
     read_answer,
 )
+from cursorcore.processing.synthesis.seed_tests import usage_script
 from cursorcore.processing.synthesis.soi_common import (
     AnswerError,
     answer_job,
@@ -165,6 +169,16 @@ def test_an_answer_cut_at_the_token_limit_keeps_its_complete_blocks():
     assert answer_text(Choice("Sum.\n```python\ndef add(", "length"), stats) is None
     assert answer_text(Choice(text, "stop"), stats) == text
     assert stats == {"answers_cut_to_last_block": 1}
+
+
+def test_the_test_call_examples_are_scripts_that_call_their_function():
+    examples = call_script_examples()
+    assert len(examples) >= 2
+    for query, answer in examples:
+        name = query["signature"].split("(")[0]
+        script = usage_script(render_macro("aiev_tests.jinja", "answer", **answer))
+        calls = [node for node in ast.walk(ast.parse(script)) if isinstance(node, ast.Call)]
+        assert any(isinstance(call.func, ast.Name) and call.func.id == name for call in calls)
 
 
 def test_tests_by_names_a_role():
