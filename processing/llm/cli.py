@@ -43,8 +43,10 @@ def serve_command(args: argparse.Namespace) -> int:
         backend="local", model=args.model, context_length=args.context_length, server_log_dir=args.log_dir
     )
     backend = LlamaCppBackend(config, port=args.port)
-    # `kill` (SIGTERM) stops the server as cleanly as Ctrl-C does
+    # `kill` (SIGTERM) stops the server as cleanly as Ctrl-C does. SIGINT stops it too when this process was started
+    # with SIGINT ignored (a shell's `&` job, nohup), where Python would not turn it into KeyboardInterrupt
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         backend.start()
         print(_instructions(backend), flush=True)

@@ -14,7 +14,13 @@ SERVE = [sys.executable, "-m", "cursorcore.cli", "llm", "serve"]
 
 @pytest.mark.timeout(900)
 def test_serve_prints_how_to_use_the_server_and_stops_on_ctrl_c(tmp_path):
-    process = subprocess.Popen([*SERVE, "--port", "0", "--log-dir", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    """Started with SIGINT ignored, as a shell's `&` job or nohup starts it: Ctrl-C (SIGINT) still stops it."""
+    process = subprocess.Popen(
+        [*SERVE, "--port", "0", "--log-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     lines = []
     try:
         while not lines or lines[-1] != "Press Ctrl-C to stop.\n":
