@@ -238,10 +238,12 @@ class AIEVInstruct:
 
         rng = random.Random(f"{self.config.seed}/{document.id}")
         try:
-            problem = await self.problem(document, ask, rng)
+            # with the questioner's tests, the problem and the tests are about the seed's function
+            wanted = seed_signature(document) if self.config.tests_by == "questioner" else ""
+            problem = await self.problem(document, wanted, ask, rng)
             tests = ""
-            if self.config.tests_by == "questioner":
-                problem, tests = await self.questioner_tests(document, problem, ask, sandbox, stats)
+            if wanted:
+                problem, tests = await self.questioner_tests(document, wanted, problem, ask, sandbox, stats)
             result = await self.dialogue(document, problem, tests, generate, ask, sandbox, rng, stats)
         except Rejected as rejected:
             return {**reject(rejected.reason, rejected.detail), STATS: dict(stats)}
@@ -260,16 +262,15 @@ class AIEVInstruct:
             "seed": stable_seed(self.config.seed, *seed),
         }
 
-    async def problem(self, document: Document, ask: Any, rng: random.Random) -> str:
+    async def problem(self, document: Document, wanted: str, ask: Any, rng: random.Random) -> str:
         """The questioner poses a problem inspired by the seed (k-shot, the examples' snippets and instructions).
-        When the questioner also writes the tests, the problem must name the seed's function and hold no code (the
-        tests are shown apart, and code in a problem was always a half-copied seed); up to `problem_attempts`
-        problems are asked for, and the last one's fault is the rejection."""
+        With a `wanted` signature (the questioner also writes the tests), the problem must ask for it by name and
+        hold no code (the tests are shown apart, and code in a problem was always a half-copied seed); up to
+        `problem_attempts` problems are asked for, and the last one's fault is the rejection."""
         config = self.config
         examples = draw_examples(rng, config.fewshot_problem)
         shots = [({"snippet": ex.snippet}, {"problem": ex.instruction}) for ex in examples]
-        name = entry_point(document) if config.tests_by == "questioner" else ""
-        wanted = seed_signature(document) if name else ""
+        name = entry_point(document) if wanted else ""
         messages = chat_messages("aiev_problem.jinja", shots, {"snippet": document.text, "signature": wanted})
         rejection = Rejected("problem_empty")
         for attempt in range(config.problem_attempts):
@@ -290,15 +291,13 @@ class AIEVInstruct:
         raise rejection
 
     async def questioner_tests(
-        self, document: Document, problem: str, ask: Any, sandbox: Sandbox, stats: Counter[str]
+        self, document: Document, wanted: str, problem: str, ask: Any, sandbox: Sandbox, stats: Counter[str]
     ) -> tuple[str, str]:
         """(the problem with the tests, the tests): the questioner writes calls of the seed function, the sandbox
         records what the seed returns for them, and the recorded tests must pass on the seed alone."""
         config = self.config
         name = entry_point(document)
-        wanted = seed_signature(document)
-        docstring = document.metadata["row"].get("docstring") or ""
-        query = {"signature": wanted, "docstring": docstring}
+        query = {"signature": wanted, "docstring": document.metadata["row"].get("docstring") or ""}
         messages = chat_messages("aiev_tests.jinja", call_script_examples(), query)
         limits = Limits(wall_time=config.test_timeout, memory_mb=config.test_memory_mb)
         tests: list[str] = []  # gathered over the scripts, until there are enough
