@@ -16,6 +16,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from cursorcore import __version__
 from cursorcore.builders import BuildReport
 from cursorcore.builders.figure import FIGURE, Overview, describe, write_overview
+from cursorcore.builders.hub import split_files
 
 CITATIONS = {
     "cursorcore": """@article{jiang2024cursorcore,
@@ -81,6 +82,12 @@ def _layout(folder: Path) -> dict[str, dict[str, int]]:
     return layout
 
 
+def _shard_paths(folder: Path, config: str, split: str) -> list[str]:
+    """Each shard of a split by its own name: with content-named shards (see `release.name_shards_by_content`) the
+    card then identifies the build's rows, which is what `datasets` keys its cache of a local folder on."""
+    return [f"data/{config}/{shard.name}" for shard in split_files(folder, config, split)]
+
+
 def _examples(folder: Path, limit: int = 2, max_chars: int = 1500) -> list[str]:
     shards = sorted((folder / "data").glob("*/*.parquet"))
     if not shards:
@@ -112,7 +119,7 @@ def write_card(
     configs = [
         {
             "config_name": name,
-            "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in sorted(splits)],
+            "data_files": [{"split": s, "path": _shard_paths(report.folder, name, s)} for s in sorted(splits)],
             **({"default": True} if name == default and len(layout) > 1 else {}),
         }
         for name, splits in sorted(layout.items())

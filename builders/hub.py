@@ -2,7 +2,7 @@
 `load_dataset("<org>/<name>")` give the same rows.
 
     <hub>/datasets/<org>/<name>/README.md
-    <hub>/datasets/<org>/<name>/data/<config>/<split>-<index>-of-<count>.parquet
+    <hub>/datasets/<org>/<name>/data/<config>/<split>-<index>-of-<count>-<content digest>.parquet
 """
 
 import os

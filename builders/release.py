@@ -4,6 +4,7 @@ The published folder changes only here, at the end of a successful build; if cop
 unwritable folder) it is put back to its previous version and the error says what happened.
 """
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -60,8 +61,9 @@ def release(
     try:
         staged.mkdir(parents=True, exist_ok=True)  # a build that kept nothing staged no shard
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        write_card(report, card, version=tag, config_hash=manifest["config_hash"], local_path=target)
         _replace_contents(staged, target)
+        released = BuildReport(report.repo_id, target, report.rows, report.stats, report.timings)
+        write_card(released, card, version=tag, config_hash=manifest["config_hash"], local_path=target)
         commit_version(target, tag, f"{report.repo_id} {tag}: {sum(report.rows.values())} rows")
     except OSError as error:
         restore_last_version(target)
@@ -77,7 +79,29 @@ def _replace_contents(staged: Path, target: Path) -> None:
     if (target / "data").exists():
         shutil.rmtree(target / "data")
     for item in staged.iterdir():
-        if item.is_dir():
+        if item.name == "data":
+            _copy_shards_by_content(item, target / "data")
+        elif item.is_dir():
             shutil.copytree(item, target / item.name, dirs_exist_ok=True)
         else:
             shutil.copy2(item, target / item.name)
+
+
+def _copy_shards_by_content(staged: Path, target: Path) -> None:
+    """Copy every shard as `<config>/<split>-<index>-of-<count>-<digest>.parquet`, the digest taken from its bytes.
+
+    `datasets` caches a local folder under its name, config and the card's `data_files` only, so two hub folders
+    with the same dataset name, or a rebuilt folder, would share a cache entry and one would load the other's rows.
+    Shard names that carry their content, listed one by one in the card, make every distinct build a distinct
+    cache entry (identical builds share one, rightly)."""
+    for config in sorted(p for p in staged.iterdir() if p.is_dir()):
+        by_split: dict[str, list[Path]] = {}
+        for shard in sorted(config.glob("*.parquet")):
+            by_split.setdefault(shard.name.split("-", 1)[0].removesuffix(".parquet"), []).append(shard)
+        (target / config.name).mkdir(parents=True, exist_ok=True)
+        for split, shards in by_split.items():
+            for index, shard in enumerate(shards):
+                digest = hashlib.sha256(shard.read_bytes()).hexdigest()[:12]
+                shutil.copyfile(
+                    shard, target / config.name / f"{split}-{index:05d}-of-{len(shards):05d}-{digest}.parquet"
+                )

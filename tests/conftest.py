@@ -1,11 +1,26 @@
 """Shared test fixtures: where the real benchmark and source data live (../shared beside the repository), and one
 real local LLM server and one real sandbox for the whole session."""
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# The suite never reads or writes the user's Hugging Face caches: a `datasets` cache filled by the user's own builds
+# would answer the tests' loads with the user's rows. Set before any test module imports `datasets`, which reads
+# these variables once, at import.
+TEST_HF_HOME = Path(tempfile.mkdtemp(prefix="cursorcore-tests-hf-"))
+for _variable in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE", "HF_ASSETS_CACHE"):
+    os.environ.pop(_variable, None)
+os.environ["HF_HOME"] = str(TEST_HF_HOME)
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(TEST_HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,14 @@ def test_chat_template_ships_with_the_package():
     from importlib.resources import files
 
     assert "<|next_start|>" in (files("cursorcore.train_configs") / "chat_template.jinja").read_text()
+
+
+def test_the_suite_uses_a_temporary_hugging_face_cache_not_the_users():
+    """A `datasets` cache filled by the user's own builds must never answer the tests' loads."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    from tests.conftest import TEST_HF_HOME
+
+    for folder in (datasets.config.HF_DATASETS_CACHE, huggingface_hub.constants.HF_HUB_CACHE):
+        assert Path(folder).resolve().is_relative_to(TEST_HF_HOME.resolve())

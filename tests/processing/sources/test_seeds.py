@@ -220,9 +220,8 @@ def test_build_writes_a_hub_valid_card_from_its_numbers(source_tree, tmp_path, b
     card = DatasetCard.load(report.folder / "README.md")
     meta = card.data.to_dict()
     assert meta["size_categories"] == ["n<1K"]
-    assert meta["configs"] == [
-        {"config_name": "default", "data_files": [{"split": "train", "path": "data/default/train-*.parquet"}]}
-    ]
+    shards = sorted(f"data/default/{p.name}" for p in report.folder.glob("data/default/train-*.parquet"))
+    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": shards}]}]
     assert {f["name"] for f in meta["dataset_info"]["features"]} >= {"content", "entry_point", "docstring"}
     text = card.text
     assert f"| default | train | {report.rows['train']} |" in text
