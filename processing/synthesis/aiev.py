@@ -66,6 +66,7 @@ from cursorcore.processing.synthesis.soi_common import (
     solution_sample,
     stable_seed,
     synthesis_step,
+    verification_rejection,
     verified,
 )
 from cursorcore.schema import Check, Sample, Snapshot
@@ -105,6 +106,7 @@ class AIEVConfig(SeedSynthesisConfig):
     max_tokens_tests: int = 192
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.tests_by not in ("questioner", "programmer"):
             raise ValueError(f"tests_by must be 'questioner' or 'programmer', not {self.tests_by!r}")
 
@@ -433,14 +435,12 @@ class AIEVInstruct:
         """The passing dialogue as a sample, verified like every sample (its tests run once more)."""
         installs = f"; installed {', '.join(answer.packages)}" if answer.packages else ""
         check = Check("execution-feedback", "passed", f"tests passed after {fix_rounds} fix round(s){installs}")
-        job = answer_job(answer, self.config)
         sample = await verified(
-            solution_sample(SOURCE, problem, answer, transcript), sandbox, job, self.config.sandbox_retries, check
+            solution_sample(SOURCE, problem, answer, transcript), sandbox, answer, self.config, check
         )
         if sample.verification.status == "passed":
             return SynthesisResult(samples=[sample])
-        reason = "verification_failed" if sample.verification.status == "failed" else "sandbox_error"
-        return SynthesisResult(rejections=[Rejection(reason, check.detail, sample)])
+        return SynthesisResult(rejections=[verification_rejection(sample, check.detail)])
 
 
 def aiev_step(

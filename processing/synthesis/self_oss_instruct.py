@@ -47,6 +47,7 @@ from cursorcore.processing.synthesis.soi_common import (
     solution_sample,
     stable_seed,
     synthesis_step,
+    verification_rejection,
     verified,
 )
 from cursorcore.schema import Check
@@ -228,17 +229,12 @@ class SelfOSSInstruct:
         failure = None
         for index, answer in passing:
             check = Check("self-validation", "passed", f"{summary}; kept response {index}")
-            sample = await verified(
-                solution_sample(SOURCE, instruction, answer),
-                sandbox,
-                answer_job(answer, config),
-                config.sandbox_retries,
-                check,
-            )
+            sample = await verified(solution_sample(SOURCE, instruction, answer), sandbox, answer, config, check)
             if sample.verification.status == "passed":
                 return SynthesisResult(samples=[sample])
-            reason = "verification_failed" if sample.verification.status == "failed" else "sandbox_error"
-            failure = failure or Rejection(reason, f"response {index}: {summary}", sample)
+            rejection = verification_rejection(sample, f"response {index}: {summary}")
+            stats[f"responses_{rejection.reason}"] += 1
+            failure = failure or rejection
         if failure:
             return SynthesisResult(rejections=[failure])
         return SynthesisResult(rejections=[_no_passing_response(instruction, candidates, results, problems, summary)])

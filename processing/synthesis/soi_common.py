@@ -30,6 +30,8 @@ from cursorcore.processing.formats.fences import fence, find_fences
 from cursorcore.processing.llm import LLMConfig, RolloutRunner, chunked_jsonl_writer, is_rejection, make_backend
 from cursorcore.processing.llm.client import Generation, LLMClient
 from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status, get_sandbox
+from cursorcore.processing.synthesis.mutation import MutationConfig, mutation_check, mutation_plan, too_weak
+from cursorcore.processing.synthesis.results import Rejection
 from cursorcore.processing.synthesis.verify import (
     python_syntax,
     result_check,
@@ -466,11 +468,19 @@ class SeedSynthesisConfig:
     sandbox_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"workers": 2, "wheelhouse": "wheels/"}
     sandbox_retries: int = 1  # reruns of a job whose sandbox failed (`error`: infrastructure, never a verdict)
     records_per_chunk: int = 100  # checkpoint granularity of the pipeline step
+    # beyond both recipes: the tests must kill mutants of the solution (`false`/`off`: the published behaviour)
+    mutation: MutationConfig = field(default_factory=MutationConfig)
+
+    def __post_init__(self) -> None:
+        self.mutation = MutationConfig.of(self.mutation)
+
+
+def run_limits(config: SeedSynthesisConfig) -> Limits:
+    return Limits(wall_time=config.test_timeout, memory_mb=config.test_memory_mb)
 
 
 def answer_job(answer: Answer, config: SeedSynthesisConfig) -> Job:
-    limits = Limits(wall_time=config.test_timeout, memory_mb=config.test_memory_mb)
-    return Job.python(answer.program, limits=limits, packages=answer.packages)
+    return Job.python(answer.program, limits=run_limits(config), packages=answer.packages)
 
 
 def is_install_failure(result: Result) -> bool:
@@ -504,15 +514,43 @@ def with_check(sample: Sample, check: Check) -> Sample:
     return replace(sample, verification=Verification(verdict(list(checks)), checks))
 
 
-async def verified(sample: Sample, sandbox: Sandbox, job: Job, retries: int, check: Check) -> Sample:
-    """`verify_sample` (round trips, syntax, the tests rerun), repeated while the sandbox fails; `check` (how the
-    answer was found) is added to its checks."""
+async def verified(
+    sample: Sample, sandbox: Sandbox, answer: Answer, config: SeedSynthesisConfig, check: Check
+) -> Sample:
+    """`verify_sample` (round trips, syntax, the tests rerun), repeated while the sandbox fails, then (when enabled
+    and everything passed) the mutation check of the tests; `check` (how the answer was found) is added last."""
+    job = answer_job(answer, config)
     result = await verify_sample(sample, sandbox=sandbox, test_job=job)
-    for _ in range(retries):
+    for _ in range(config.sandbox_retries):
         if result.verification.status != "unverified":
             break
         result = await verify_sample(sample, sandbox=sandbox, test_job=job)
+    if config.mutation.enabled and result.verification.status == "passed":
+        result = with_check(result, await mutation_adequacy(answer, sandbox, config))
     return with_check(result, check)
+
+
+async def mutation_adequacy(answer: Answer, sandbox: Sandbox, config: SeedSynthesisConfig) -> Check:
+    """How many mutants of the answer's solution its tests kill; the mutants are drawn with the config's seed and
+    the solution, so a rerun draws the same ones."""
+    plan = mutation_plan(
+        answer.code,
+        lambda code: replace(answer, code=code).program,
+        config.mutation,
+        run_limits(config),
+        seed=stable_seed(config.seed, answer.code),
+        packages=answer.packages,
+    )
+    result = await run_job(sandbox, plan.job, config.sandbox_retries) if plan.mutants.selected else None
+    return mutation_check(plan, result, config.mutation)
+
+
+def verification_rejection(sample: Sample, detail: str) -> Rejection:
+    """Why a verified sample is not kept: its tests too weak (only the mutation check failed), another check failed,
+    or the sandbox could not run a check."""
+    if sample.verification.status != "failed":
+        return Rejection("sandbox_error", detail, sample)
+    return Rejection("tests_too_weak" if too_weak(sample.verification) else "verification_failed", detail, sample)
 
 
 def failed_sample(sample: Sample, result: Result, check: Check) -> Sample:
