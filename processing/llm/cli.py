@@ -95,7 +95,11 @@ Press Ctrl-C to stop."""
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server could listen on `port`. It binds with SO_REUSEADDR (uvicorn's asyncio server does), so a
+    port held only by TIME-WAIT connections of a server stopped a moment ago is free; one something listens on
+    is not."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
