@@ -17,6 +17,7 @@ from cursorcore import __version__
 from cursorcore.builders import BuildReport
 from cursorcore.builders.figure import FIGURE, Overview, describe, write_overview
 from cursorcore.builders.hub import split_files
+from cursorcore.builders.mutation_scores import mutation_table
 
 CITATIONS = {
     "cursorcore": """@article{jiang2024cursorcore,
@@ -158,6 +159,7 @@ def write_card(
             (stage, ", ".join(f"{name}={value}" for name, value in sorted(counters.items())))
             for stage, counters in report.stats.items()
         ],
+        mutation=mutation_table(report.folder),
         examples=_examples(report.folder),
         figure={"path": FIGURE, "description": describe(summary)} if summary else None,
         citations="\n\n".join(CITATIONS[key] for key in info.citations),

@@ -34,6 +34,7 @@ KNOWN_REASONS = {
     "answer_empty",
     "execution_special_token",
     "verification_failed",
+    "tests_too_weak",
     "sandbox_error",
     "llm_request_error",
     *(f"answer_{problem}" for problem in ANSWER_PROBLEMS),

@@ -114,6 +114,7 @@ KNOWN_REASONS = {
     "no_responses",
     "no_passing_response",
     "verification_failed",
+    "tests_too_weak",
     "sandbox_error",
     "llm_request_error",
     *(f"{stage}_{problem}" for stage in ("concepts", "instruction") for problem in STAGE_PROBLEMS),
