@@ -101,8 +101,8 @@ serve-llm: install ## run the local llama.cpp server in the foreground (LLM_PORT
 	$(PY) -m cursorcore.cli llm serve --port $(LLM_PORT) $(if $(LLM_MODEL),--model $(LLM_MODEL))
 
 DATASET ?= programming-instruct
-publish: install ## push a built dataset version to the Hub (DATASET=<name> [VERSION=vX.Y.Z] [DRY_RUN=1])
-	$(PY) -m cursorcore.cli push $(DATASET) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
+publish: install ## push a built dataset version to the Hub (DATASET=<name> HUB=<dir> [VERSION=vX.Y.Z] [DRY_RUN=1])
+	$(PY) -m cursorcore.cli push $(DATASET) --hub $(HUB) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
 
 bench: install $(EVALPLUS_STAMP) ## run the benchmarks in bench/ and print ratios (tables go to bench/RESULTS.md)
 	$(PY) bench/bench_sandbox.py

@@ -1,7 +1,10 @@
 """Publishing a built version: everything up to the Hub call offline; the real push when HF_TOKEN is set."""
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +39,16 @@ def test_dry_run_prints_the_operations_and_sends_nothing(hub, capsys, monkeypatc
     assert "create dataset repo cursorcore/oj-trajectories" in out
     assert "in one commit 'cursorcore/oj-trajectories v0.1.1'" in out and "tag that commit v0.1.1" in out
     assert "dry run: nothing was sent" in out
+
+
+def test_make_publish_uses_the_hub_folder_it_is_given(hub):
+    """`make publish HUB=...` (the environment taken as installed: `-o install`)."""
+    repo = Path(__file__).resolve().parents[2]
+    command = ["make", "-s", "-C", str(repo), "-o", "install", "publish", "DATASET=oj-trajectories", "DRY_RUN=1"]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "VENV": str(Path(sys.executable).parents[1])}
+    done = subprocess.run([*command, f"HUB={hub}"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{hub}/datasets/cursorcore/oj-trajectories" in done.stdout and "dry run: nothing was sent" in done.stdout
 
 
 def test_pushing_an_unbuilt_dataset_says_what_to_do(tmp_path, capsys):
