@@ -59,8 +59,7 @@ def _build(args: argparse.Namespace) -> int:
         return 1
     from rich.console import Console
 
-    print(report.summary())
-    Console(stderr=True).print(report.table())
+    Console(width=119).print(report.table())
     return 0
 
 
@@ -130,8 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the (sub)command `args` chose, whose usage fits an error in its arguments."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            return _command_parser(action.choices[getattr(args, action.dest)], args)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would report these with the top-level usage
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     handler: Command = args.handler
     return handler(args)
 

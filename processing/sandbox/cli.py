@@ -15,7 +15,9 @@ def add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
         help="run untrusted code in a sandbox",
         description="Run code in the sandbox that verification and evaluation use.",
     )
-    actions = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    actions = sandbox.add_subparsers(
+        dest="sandbox_command", metavar="ACTION", required=True, parser_class=_ProgramArgumentsParser
+    )
     run = actions.add_parser(
         "run",
         help="run one Python, C or C++ file and print the result as JSON",
@@ -26,9 +28,23 @@ def add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wall time limit in seconds (10)")
     run.add_argument("--memory", type=int, default=1024, metavar="MB", help="memory limit in MB (1024)")
     run.add_argument("--stdin", type=Path, metavar="INPUT", help="file to feed the program on standard input")
-    run.add_argument("file", type=Path, metavar="FILE")
+    run.add_argument("file", type=Path, metavar="FILE", help="the program: a .py, .c, .cpp, .cc or .cxx file")
     run.add_argument("args", nargs="*", metavar="ARGS", help="arguments for the program (after --)")
     run.set_defaults(handler=_run)
+
+
+class _ProgramArgumentsParser(argparse.ArgumentParser):
+    """Everything after the first `--` is the program's arguments, wherever FILE and the options stand: argparse on
+    its own gives `args` nothing once an option follows FILE (`run FILE --stdin in.txt -- a b`)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        if "--" not in args:
+            return super().parse_known_args(args, namespace)
+        cut = args.index("--")
+        namespace, unknown = super().parse_known_args(args[:cut], namespace)
+        namespace.args = [*namespace.args, *args[cut + 1 :]]
+        return namespace, unknown
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -38,6 +38,22 @@ def test_runs_a_python_file_with_arguments_and_stdin(program, tmp_path):
     assert {"stderr", "duration"} <= set(result)
 
 
+def test_options_may_follow_the_file(program, tmp_path):
+    (tmp_path / "input.txt").write_text("from stdin\n")
+    script = program("echo.py", "import sys\nprint(sys.argv[1:], input())\n")
+    done = sandbox_run(script, "--stdin", str(tmp_path / "input.txt"), "--", "a", "--b")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stdout"] == "['a', '--b'] from stdin\n"
+
+
+def test_a_usage_error_shows_the_usage_of_sandbox_run(program):
+    done = sandbox_run(program("x.py", "pass"), "--stdin")
+    assert done.returncode == 2 and done.stderr.startswith("usage: cursorcore sandbox run ")
+    stray = sandbox_run(program("y.py", "pass"), "--timeout", "5", "a")  # program arguments go after --
+    assert stray.returncode == 2 and stray.stderr.startswith("usage: cursorcore sandbox run ")
+    assert "unrecognized arguments: a" in stray.stderr
+
+
 def test_exits_zero_whatever_the_program_did(program):
     failing = json.loads(sandbox_run(program("fail.py", "raise SystemExit(4)\n")).stdout)
     assert (failing["status"], failing["exit_code"]) == ("failed", 4)
