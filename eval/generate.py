@@ -9,8 +9,13 @@ Prompt modes:
 * `instruct`: one user message through the model's own chat template, with CursorCore's one-shot example first.
 * `base`: CursorCore's completion prompt for base models (`<|messages_start|>...<|messages_end|>`).
 
-Target-area markers (`<|target|>`, `<|target_start|>...<|target_end|>`) are added only when asked for. An answer
-that cannot be read or applied leaves the current code as the solution, as in CursorCore.
+Prompts are byte for byte what CursorCore's `eval/utils.py` builds (history steps included). Target-area markers
+(`<|target|>`, `<|target_start|>...<|target_end|>`) are added only when asked for, and then, as CursorCore's
+`--use_target_area` does, before the history is rendered, so the last history step is diffed against the marked code.
+
+Answers are read as CursorCore's harness reads them (`extraction="reference"`: fences found anywhere in the edit,
+LC blocks spliced in, SR search blocks placed by a fuzzy best match) or strictly (`"strict"`: the edit must be well
+formed and apply exactly). An answer that cannot be read leaves the current code as the solution, as in CursorCore.
 
 Generators: `ServerGenerator` (the LLM backends: a local llama.cpp server, an endpoint, TGI) and
 `TransformersGenerator` (transformers on CPU, for small models).
@@ -25,9 +30,14 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
-from cursorcore.processing.formats import FORMATS, EditFormatError
-from cursorcore.processing.formats.conversation import apply_answer, mark_target, sample_messages, split_answer
-from cursorcore.processing.formats.conversation import inference_prompt as conversation_prompt
+from cursorcore.processing.formats import FORMATS, EditFormatError, tolerant
+from cursorcore.processing.formats.conversation import (
+    apply_answer,
+    mark_target,
+    render_text,
+    sample_messages,
+    split_answer,
+)
 from cursorcore.processing.formats.fences import fence, find_fences
 from cursorcore.schema import Sample, Snapshot
 from cursorcore.tokens import NEXT_END, NEXT_START
@@ -35,6 +45,7 @@ from cursorcore.tokens import NEXT_END, NEXT_START
 logger = logging.getLogger(__name__)
 
 MODES = ("wf", "lc", "sr", "instruct", "base")
+EXTRACTIONS = ("reference", "strict")
 # What servers answer for a prompt that does not fit the model's context: that task gets an empty answer.
 REFUSED_PROMPT = frozenset({400, 413, 422})
 STOP = (NEXT_END,)
@@ -73,8 +84,8 @@ def build_prompt(sample: Sample, mode: str, target_area: bool = False) -> Prompt
         raise ValueError(f"unknown prompt mode {mode!r}; choose one of {', '.join(MODES)}")
     shown = sample if target_area else replace(sample, loc=None)
     if mode in FORMATS:
-        messages = sample_messages(shown, mode)
-        return Prompt(messages=messages, text=conversation_prompt(shown, mode))
+        messages = sample_messages(shown, mode, history_sees_target=True)
+        return Prompt(messages=messages, text=render_text(messages, add_generation_prompt=True))
     if mode == "instruct":
         return Prompt(
             messages=[
@@ -87,9 +98,15 @@ def build_prompt(sample: Sample, mode: str, target_area: bool = False) -> Prompt
     return Prompt(text=f"{text}{INTRO}\n\n{MESSAGES_START}{describe(shown)}{MESSAGES_END}\n\n")
 
 
-def extract_solution(current: str, answer: str, mode: str) -> str:
+def extract_solution(current: str, answer: str, mode: str, extraction: str = "reference") -> str:
     """The code an answer asks for: LC and SR edits applied to `current`, otherwise the first code fence of the
-    edit (whole file). Anything unreadable gives `current` back."""
+    edit (whole file). Anything unreadable gives `current` back. `extraction` is "reference" (CursorCore's
+    tolerant reading) or "strict"."""
+    if extraction == "reference":
+        readers = {"lc": tolerant.read_lc, "sr": tolerant.read_sr}
+        return readers.get(mode, tolerant.read_whole_file)(current, answer)
+    if extraction != "strict":
+        raise ValueError(f"unknown extraction {extraction!r}; choose one of {', '.join(EXTRACTIONS)}")
     if mode in ("lc", "sr"):
         try:
             return apply_answer(current, answer, mode)
@@ -298,12 +315,17 @@ def make_generator(backend: str, model: str | None = None, **options: Any) -> Ge
 
 
 def generate_solutions(
-    samples: Sequence[Sample], generator: Generator, mode: str, sampling: Sampling, target_area: bool = False
+    samples: Sequence[Sample],
+    generator: Generator,
+    mode: str,
+    sampling: Sampling,
+    target_area: bool = False,
+    extraction: str = "reference",
 ) -> list[list[tuple[str, str]]]:
     """For each sample, `sampling.n` pairs of (solution, raw answer)."""
     prompts = [build_prompt(sample, mode, target_area) for sample in samples]
     answers = generator.generate(prompts, sampling)
     return [
-        [(extract_solution(sample.current.code, answer, mode), answer) for answer in sample_answers]
+        [(extract_solution(sample.current.code, answer, mode, extraction), answer) for answer in sample_answers]
         for sample, sample_answers in zip(samples, answers, strict=True)
     ]

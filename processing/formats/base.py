@@ -1,7 +1,8 @@
 """What an edit format is: how an assistant writes the next version of a file, and how that text is applied back.
 
 A history step is rendered like an edit from the newer snapshot back to the older one (CursorCore anchors history
-on the later code), so a reader holding the current file can walk the whole history back.
+on the later code), exactly as CursorCore renders it (`history.py`). Only WF history is lossless; LC and SR history
+steps walk back to an approximation of the older snapshot (`exact_history`).
 """
 
 from abc import ABC, abstractmethod
@@ -10,6 +11,7 @@ from typing import ClassVar
 
 class EditFormat(ABC):
     name: ClassVar[str]
+    exact_history: ClassVar[bool] = True
 
     @abstractmethod
     def render(self, current: str, next_code: str, lang: str) -> str:

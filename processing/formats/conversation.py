@@ -7,8 +7,6 @@ ChatML: `<|im_start|>{role}\\n{content}<|im_end|>` joined by newlines, with a de
 `train_configs/chat_template.jinja` renders the same string; the tests hold the two to it.
 """
 
-import itertools
-
 from cursorcore.processing.formats import EditFormat, get_format
 from cursorcore.processing.formats.errors import EditParseError
 from cursorcore.processing.formats.fences import fence, parse_fence
@@ -49,16 +47,21 @@ def unmark_target(marked: str) -> tuple[str, Loc]:
     return marked, None
 
 
-def sample_messages(sample: Sample, fmt: str | EditFormat) -> list[dict[str, str]]:
-    """The conversation a model is trained on (or, without `next`, prompted with)."""
+def sample_messages(
+    sample: Sample, fmt: str | EditFormat, *, history_sees_target: bool = False
+) -> list[dict[str, str]]:
+    """The conversation a model is trained on (or, without `next`, prompted with).
+
+    `history_sees_target` diffs the last history step against the current code with its target markers, as
+    CursorCore's APEval harness does with `--use_target_area` (its training data diffs the unmarked code)."""
     edit_format = get_format(fmt) if isinstance(fmt, str) else fmt
     messages = []
-    snapshots = [*sample.history, sample.current]
-    for older, newer in itertools.pairwise(snapshots):
-        content = edit_format.render_history(older.code, newer.code, older.lang)
+    marked = mark_target(sample.current.code, sample.loc)
+    codes = [s.code for s in sample.history] + [marked if history_sees_target else sample.current.code]
+    for step, older in enumerate(sample.history):
+        content = edit_format.render_history(older.code, codes[step + 1], older.lang)
         messages.append({"role": "history", "content": content})
-    shown = edit_format.show_current(mark_target(sample.current.code, sample.loc))
-    messages.append({"role": "current", "content": fence(shown, sample.current.lang)})
+    messages.append({"role": "current", "content": fence(edit_format.show_current(marked), sample.current.lang)})
     if sample.user:
         messages.append({"role": "user", "content": sample.user})
     if sample.next is not None:
@@ -105,7 +108,8 @@ def apply_answer(current: str, answer: str, fmt: str | EditFormat) -> str:
 
 def messages_sample(messages: list[dict[str, str]], fmt: str | EditFormat) -> Sample:
     """Rebuild the sample fields from a conversation: the inverse of `sample_messages` (id, source and
-    verification are not part of the conversation)."""
+    verification are not part of the conversation). History is exact for formats with `exact_history` (WF); LC and
+    SR history steps are CursorCore's lossy renderings and walk back to an approximation."""
     edit_format = get_format(fmt) if isinstance(fmt, str) else fmt
     roles = [m["role"] for m in messages]
     if roles and roles[0] == "system":

@@ -16,9 +16,14 @@ _BACKTICK_RUN = re.compile(r"`+")
 
 def fence(code: str, lang: str = "") -> str:
     """Wrap `code` in a fence that nothing inside it can close."""
-    longest = max((len(run) for run in _BACKTICK_RUN.findall(code)), default=0)
-    ticks = "`" * max(3, longest + 1)
+    ticks = backtick_fence(code)
     return f"{ticks}{lang.lower()}\n{code}\n{ticks}"
+
+
+def backtick_fence(code: str) -> str:
+    """CursorCore's ```, or one backtick more than the longest run inside `code` when that is longer."""
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(code)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from cursorcore.processing.formats.base import EditFormat
 from cursorcore.processing.formats.errors import EditApplyError, EditParseError
 from cursorcore.processing.formats.fences import fence, parse_fence
+from cursorcore.processing.formats.history import render_lc_history
 from cursorcore.processing.formats.hunks import diff_hunks, join_lines, split_lines, without_pure_deletions
+from cursorcore.processing.formats.tolerant import read_lc
 
 _RANGE = re.compile(r"\s*(\d+)\s*,\s*(\d+)[ \t]*\n")
 _NUMBERED = re.compile(r"(\d+) ")
@@ -77,12 +79,19 @@ def unnumber_lines(text: str) -> str:
 
 class LocateAndChange(EditFormat):
     name = "lc"
+    exact_history = False
 
     def render(self, current: str, next_code: str, lang: str) -> str:
         return render_lc(current, next_code, lang)
 
     def apply(self, current: str, edit_text: str) -> str:
         return apply_lc(current, edit_text)
+
+    def render_history(self, older: str, newer: str, lang: str) -> str:
+        return render_lc_history(older, newer, lang)
+
+    def undo_history(self, newer: str, history_text: str) -> str:
+        return read_lc(newer, history_text)
 
     def show_current(self, code: str) -> str:
         return number_lines(code)

@@ -3,18 +3,23 @@
 Each block is one fence holding `search\\n<|search_and_replace|>\\nreplace`. When rendering, changes closer than
 `MERGE_GAP` unchanged lines are merged (as in CursorCore) and every search block is widened with unchanged context,
 preferring lines above, until it occurs exactly once in the file and is not only blank lines, so applying it is
-unambiguous. Applying tolerates the white-space drift of model answers (trailing spaces, a shifted indentation) and
-otherwise fails with a clear error when a search block is absent or ambiguous.
+unambiguous. Among such widenings the smallest one that CursorCore's fuzzy matcher also puts in the right place is
+preferred (`_cursorcore_finds`), so its harness applies these answers to the same result. Applying tolerates the
+white-space drift of model answers (trailing spaces, a shifted indentation) and otherwise fails with a clear error
+when a search block is absent or ambiguous.
 """
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cursorcore.processing.formats.base import EditFormat
 from cursorcore.processing.formats.errors import EditApplyError, EditParseError
 from cursorcore.processing.formats.fences import fence, parse_fence
+from cursorcore.processing.formats.history import render_sr_history
 from cursorcore.processing.formats.hunks import Hunk, diff_hunks, join_lines, merge_close, split_lines
+from cursorcore.processing.formats.tolerant import read_sr
 from cursorcore.tokens import SEARCH_AND_REPLACE
 
 MERGE_GAP = 2
@@ -33,19 +38,6 @@ def render_sr(current: str, next_code: str, lang: str) -> str:
     )
 
 
-def render_reverse(newer: str, older: str, lang: str) -> str:
-    """A history step as CursorCore shows it: search = older lines, replace = newer lines, unique in the newer file.
-
-    Anchoring on the newer file is what lets a reader walk the history back from the current code.
-    """
-    new_lines, old_lines = split_lines(newer), split_lines(older)
-    pairs = [
-        (old_lines[h.new_start : h.new_end], new_lines[h.old_start : h.old_end])
-        for h in unique_hunks(new_lines, old_lines)
-    ]
-    return _render_blocks(pairs, lang)
-
-
 def _render_blocks(pairs: list[tuple[list[str], list[str]]], lang: str) -> str:
     return "\n".join(
         fence(f"{join_lines(search)}\n{SEARCH_AND_REPLACE}\n{join_lines(replace)}", lang) for search, replace in pairs
@@ -55,11 +47,14 @@ def _render_blocks(pairs: list[tuple[list[str], list[str]]], lang: str) -> str:
 def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
     """Hunks from `old` to `new` whose old lines each occur once in `old`, are not all blank, and have new lines."""
     hunks = merge_close(diff_hunks(old, new), MERGE_GAP)
+    shape = _FileShape(old)
     index = 0
     while index < len(hunks):
         low = hunks[index - 1].old_end if index else 0
         high = hunks[index + 1].old_start if index + 1 < len(hunks) else len(old)
-        widened = _smallest_valid_widening(hunks[index], old, low, high)
+        widened = _smallest_widening(hunks[index], old, low, high, shape.finds) or _smallest_widening(
+            hunks[index], old, low, high, lambda _hunk: True
+        )
         if widened is not None:
             hunks[index] = widened
             index += 1
@@ -71,12 +66,12 @@ def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
     return hunks
 
 
-def _smallest_valid_widening(hunk: Hunk, old: list[str], low: int, high: int) -> Hunk | None:
+def _smallest_widening(hunk: Hunk, old: list[str], low: int, high: int, also: Callable[[Hunk], bool]) -> Hunk | None:
     room_left, room_right = hunk.old_start - low, high - hunk.old_end
     for total in range(room_left + room_right + 1):
         for right in range(max(0, total - room_left), min(total, room_right) + 1):
             candidate = hunk.widened(total - right, right)
-            if _is_valid_search(candidate, old):
+            if _is_valid_search(candidate, old) and also(candidate):
                 return candidate
     return None
 
@@ -89,6 +84,41 @@ def _is_valid_search(hunk: Hunk, old: list[str]) -> bool:
     if not whole_file and not any(line.strip() for line in search):
         return False
     return whole_file or len(_occurrences(old, search, _exact, limit=2)) == 1
+
+
+class _FileShape:
+    """What CursorCore's SR matcher (Sweep's `find_best_match`, its `eval/search_and_replace.py`) needs to find an
+    exact, unique search block where it stands.
+
+    It drops a first or last query line of "..." and treats lines starting or ending with "..." as wildcards; it tries
+    the query shifted by 3, 2 and 4 indentation units before the unshifted one when the file is indented deeper than
+    3 units, and returns at the first exact window; and it only tries the `keep` best start lines (by similarity to
+    the first query line, file order among equals) and, from each, the `keep` best end lines, `keep` being
+    min(40, lines // 5), or every line for files under 5 lines.
+    """
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.keep = min(40, len(lines) // 5) or len(lines)
+        text = "\n".join(lines)
+        self.unit = "  " if len(re.findall(r"\n {2}[^ ]", text)) > len(re.findall(r"\n {4}[^ ]", text)) else "    "
+        deepest = max(len(line) - len(line.lstrip()) for line in lines) // len(self.unit)
+        self.shifts_first = (3, 2, 4) if deepest > 3 else ()
+
+    def finds(self, hunk: Hunk) -> bool:
+        search = self.lines[hunk.old_start : hunk.old_end]
+        if any(line.strip().startswith("...") or line.strip().endswith("...") for line in search):
+            return False
+        if len(search) == 1:
+            return True  # one line, unique in the file: its exact copy is the single best-scoring line
+        starts_before = self.lines[: hunk.old_start + 1].count(search[0])
+        ends_before = self.lines[hunk.old_start : hunk.old_end].count(search[-1])
+        if starts_before > self.keep or ends_before > self.keep:
+            return False
+        return not any(
+            _occurrences(self.lines, [self.unit * depth + line for line in search], _exact, limit=1)
+            for depth in self.shifts_first
+        )
 
 
 def parse_sr(edit_text: str) -> list[SearchReplace]:
@@ -106,13 +136,11 @@ def parse_sr(edit_text: str) -> list[SearchReplace]:
     return blocks
 
 
-def apply_sr(current: str, edit_text: str, reverse: bool = False) -> str:
-    """Apply the blocks to `current`; `reverse` swaps search and replace (walks a history step back)."""
+def apply_sr(current: str, edit_text: str) -> str:
+    """Apply the blocks to `current`, each search block found exactly once (white-space drift tolerated)."""
     lines = split_lines(current)
     placed: list[tuple[int, int, list[str]]] = []
     for number, block in enumerate(parse_sr(edit_text), start=1):
-        if reverse:
-            block = SearchReplace(block.replace, block.search)
         start, replace = _locate(lines, block, number)
         placed.append((start, start + len(block.search), replace))
     placed.sort()
@@ -183,6 +211,7 @@ def _reindent(replace: list[str], search: list[str], matched: list[str]) -> list
 
 class SearchAndReplace(EditFormat):
     name = "sr"
+    exact_history = False
 
     def render(self, current: str, next_code: str, lang: str) -> str:
         return render_sr(current, next_code, lang)
@@ -191,7 +220,7 @@ class SearchAndReplace(EditFormat):
         return apply_sr(current, edit_text)
 
     def render_history(self, older: str, newer: str, lang: str) -> str:
-        return render_reverse(newer, older, lang)
+        return render_sr_history(older, newer, lang)
 
     def undo_history(self, newer: str, history_text: str) -> str:
-        return apply_sr(newer, history_text, reverse=True)
+        return read_sr(newer, history_text, reverse=True)

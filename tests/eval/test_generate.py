@@ -1,6 +1,8 @@
 """Prompts as CursorCore builds them, answers back to solutions, and generation through the local llama.cpp server
 (SmolLM2) and transformers on CPU (a tiny random model saved to a folder, loaded like a Hub checkout)."""
 
+from dataclasses import replace
+
 import pytest
 
 from cursorcore.eval.generate import (
@@ -13,7 +15,7 @@ from cursorcore.eval.generate import (
     generate_solutions,
     template_hash,
 )
-from cursorcore.processing.formats.conversation import inference_prompt, training_text
+from cursorcore.processing.formats.conversation import inference_prompt, render_text, sample_messages, training_text
 from cursorcore.schema import Sample, Snapshot
 
 # The one-shot example of CursorCore's eval/utils.py (prepare_input_for_instruct / _for_base), verbatim.
@@ -60,7 +62,10 @@ def test_format_prompts_are_the_cursorcore_conversation_with_optional_target_mar
     plain, marked = build_prompt(TASK, mode), build_prompt(TASK, mode, target_area=True)
     assert plain.text.endswith("<|im_start|>assistant\n<|next_start|>")
     assert "<|target_start|>" not in plain.text and "<|target_start|>" in marked.text
-    assert marked.text == inference_prompt(TASK, mode)
+    # as CursorCore's --use_target_area: the last history step is diffed against the marked code
+    marked_messages = sample_messages(TASK, mode, history_sees_target=True)
+    assert marked.text == render_text(marked_messages, add_generation_prompt=True)
+    assert plain.text == inference_prompt(replace(TASK, loc=None), mode)
     assert [m["role"] for m in plain.messages] == ["history", "current", "user"]
 
 
@@ -84,7 +89,27 @@ def test_a_trained_models_answer_becomes_the_next_file(mode):
     ],
 )
 def test_unusable_answers_leave_the_current_code(answer, mode, solution):
+    assert extract_solution("current()", answer, mode, extraction="strict") == solution
+
+
+@pytest.mark.parametrize(
+    ("answer", "mode", "solution"),
+    [
+        ("Sure!\n```python\nprint(1)\n```\nand\n```python\nprint(2)\n```", "instruct", "print(1)"),
+        ("no code at all", "instruct", "current()"),
+        ("```python\nnot closed", "wf", "current()"),
+        ("Here:\n0,1\n```python\nx\n```\nthat is all", "lc", "x"),  # text around the blocks is ignored
+        ("```python\ncurent()\n<|search_and_replace|>\nx\n```", "sr", "x"),  # placed by the best fuzzy match
+        ("```python\nno separator\n```", "sr", "current()"),
+    ],
+)
+def test_reference_extraction_reads_what_cursorcores_harness_reads(answer, mode, solution):
     assert extract_solution("current()", answer, mode) == solution
+
+
+def test_unknown_extraction_is_refused():
+    with pytest.raises(ValueError, match="reference, strict"):
+        extract_solution("x", "y", "wf", extraction="fuzzy")
 
 
 def test_template_hash_changes_with_the_mode_and_the_models_template():

@@ -34,6 +34,7 @@ from cursorcore.processing.assembly import (
     row_adapter,
     sample_key,
 )
+from cursorcore.processing.formats import FORMATS
 from cursorcore.processing.formats.conversation import messages_sample, sample_messages, training_text
 from cursorcore.processing.llm import reject
 from cursorcore.processing.llm.runtime import chunked_jsonl_writer
@@ -642,7 +643,9 @@ def test_messages_are_rendered_in_the_config_format_and_parse_back(rendered, fmt
             continue
         assert row["messages"] == sample_messages(sample, fmt)
         back = messages_sample(row["messages"], fmt)
-        assert [h.code for h in back.history] == [h.code for h in sample.history]
+        if FORMATS[fmt].exact_history:  # LC and SR history steps are CursorCore's lossy renderings
+            assert [h.code for h in back.history] == [h.code for h in sample.history]
+        assert len(back.history) == len(sample.history)
         assert (back.current.code, back.next.code) == (sample.current.code, sample.next.code)
         assert (back.user, back.chat, back.loc) == (sample.user, sample.chat, sample.loc)
 

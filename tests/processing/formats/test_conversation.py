@@ -102,7 +102,9 @@ def test_inference_prompt_ends_by_opening_the_edit(name):
 @given(sample=samples())
 def test_messages_give_back_the_sample(name, sample):
     back = messages_sample(sample_messages(sample, name), name)
-    assert [h.code for h in back.history] == [h.code for h in sample.history]
+    if FORMATS[name].exact_history:
+        assert [h.code for h in back.history] == [h.code for h in sample.history]
+    assert len(back.history) == len(sample.history)
     assert (back.current.code, back.user, back.chat, back.loc) == (
         sample.current.code,
         sample.user,
