@@ -12,6 +12,7 @@ itself; see `cursorcore.processing.llm.runtime`.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import tempfile
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from cursorcore.local_model import smollm2_gguf
-from cursorcore.processing.llm.client import LLMClient
+from cursorcore.processing.llm.client import LLMClient, is_loopback
 from cursorcore.processing.llm.config import LLMConfig
 from cursorcore.processing.llm.errors import ServerStartError
 from cursorcore.processing.llm.process import ServerProcess, free_port
+from cursorcore.processing.llm.readiness import wait_for_inference_endpoint, wait_until_ready
+from cursorcore.processing.llm.servers import RULES
 
 LLAMA_CPP_HINT = "pip install 'llama-cpp-python[server]'   (make install builds it with portable CPU flags)"
 TGI_HINT = (
@@ -73,9 +76,8 @@ class Backend(ABC):
 
     def endpoint_config(self, **overrides: Any) -> LLMConfig:
         """The config that points other tools (another process, a pipeline) at this running server."""
-        return LLMConfig(
-            **{"backend": "endpoint", "endpoint_url": self.base_url, "model": self.served_model, **overrides}
-        )
+        values = {"endpoint_url": self.base_url, "model": self.served_model, "server": self.config.server_kind}
+        return LLMConfig(**{"backend": "endpoint", **values, **overrides})
 
     def __enter__(self) -> Backend:
         return self.start()
@@ -100,7 +102,23 @@ class EndpointBackend(Backend):
         """Nothing to start: someone else runs the server."""
 
     def wait_ready(self) -> None:
-        """Not polled: the client's retries cover an endpoint that is still waking up (scaled to zero, loading)."""
+        """Wait until the server answers: an HF Inference Endpoint named by `endpoint_name` is woken through the Hub
+        API first; then its health route is polled (503 while scaled to zero or loading), with progress shown, for
+        at most `startup_timeout` seconds (`server_gone_wait` while nothing listens at all)."""
+        config = self.config
+        token = os.environ.get(config.token_env) if config.token_env else None
+        if config.endpoint_name:
+            wait_for_inference_endpoint(config.endpoint_name, token, config.startup_timeout)
+        kind = config.server_kind
+        health = RULES[kind].health_path if kind in RULES else "/health"
+        wait_until_ready(
+            self.base_url,
+            tuple(dict.fromkeys((health, "/v1/models"))),
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=config.startup_timeout,
+            refused_timeout=config.server_gone_wait,
+            trust_env=not is_loopback(self.base_url),
+        )
 
     def stop(self) -> None:
         """Nothing to stop."""

@@ -1,10 +1,13 @@
 """Async client for TGI and OpenAI-compatible servers: retries, concurrency limit, `n` samples, cache, accounting.
 
-Built on `huggingface_hub.AsyncInferenceClient`, the maintained successor of the `text-generation` package (which
-pins `huggingface-hub<1.0` and cannot be installed beside transformers 5 / datasets 5). A request is a dict in the
-OpenAI style: `messages` goes to the chat-completion API (TGI, vLLM, SGLang, llama.cpp, HF Inference Endpoints),
-`prompt` to TGI's text-generation API; every other key is a sampling parameter (`max_tokens`, `temperature`,
-`top_p`, `seed`, `n`, `stop`, ...).
+A request is a dict in the OpenAI style: `messages` goes to the chat-completion API (TGI, vLLM, SGLang, llama.cpp,
+HF Inference Endpoints), `prompt` to TGI's `/generate` (or `/v1/completions` elsewhere); every other key is a
+sampling parameter (`max_tokens`, `temperature`, `top_p`, `seed`, `n`, `stop`, ...). Each request is shaped to
+what the server accepts (shaping.py, servers.py), and each failure handled by its class (failures.py): the
+server's refusals are counted and never retried, 429/503 are waited out up to `overload_wait` seconds, errors and
+dropped connections are retried `max_retries` times, a refused connection starts health checks. The HTTP calls are
+plain JSON over httpx (no `text-generation` package: it pins `huggingface-hub<1.0`; no huggingface_hub client: it
+hides the server's status and error body that the classes above are read from).
 """
 
 from __future__ import annotations
@@ -15,23 +18,26 @@ import ipaddress
 import os
 import random
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 import httpx2
 from datatrove.pipeline.inference.types import InferenceResult
-from huggingface_hub import AsyncInferenceClient
-from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OverloadedError
+from huggingface_hub import get_token
 from loguru import logger
 
 from cursorcore.processing.llm.cache import RequestCache
 from cursorcore.processing.llm.config import LLMConfig, normalize_base_url
 from cursorcore.processing.llm.errors import LLMRequestError, LLMTimeoutError, LLMUnavailableError
+from cursorcore.processing.llm.failures import Failure, HTTPFailure, classify
+from cursorcore.processing.llm.servers import ServerRules, detect_server, rules_for
+from cursorcore.processing.llm.shaping import Answer, WireRequest, read_answer, shape
 
-RETRY_STATUSES = frozenset({408, 425, 429})
-_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +62,10 @@ class Generation(InferenceResult):
         return [choice.text for choice in self.choices]
 
     @classmethod
+    def from_answer(cls, answer: Answer) -> Generation:
+        return cls.from_choices([Choice(*c) for c in answer.choices], answer.usage, answer.reasoning)
+
+    @classmethod
     def from_choices(cls, choices: list[Choice], usage: dict[str, int], reasoning: str = "") -> Generation:
         first = choices[0] if choices else Choice("", "error")
         return cls(
@@ -72,14 +82,22 @@ class Generation(InferenceResult):
 
 @dataclass
 class ClientStats:
-    """Token accounting and request counters; `requests` counts HTTP attempts, retries included."""
+    """Token accounting and request counters; `requests` counts HTTP attempts, retries included.
+
+    `retries` counts every attempt sent again, `overload_waits` the ones after a 429/503; `validation_errors` and
+    `prompt_too_long` count the server's refusals, and `refusals` counts each refusal's reason as the server gave it.
+    """
 
     requests: int = 0
     cache_hits: int = 0
     retries: int = 0
+    overload_waits: int = 0
     failures: int = 0
+    validation_errors: int = 0
+    prompt_too_long: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -100,24 +118,10 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-class _InferenceClient(AsyncInferenceClient):
-    """AsyncInferenceClient on our own connection pool.
-
-    The pool is sized to the concurrency limit, and it skips the Hub's offline switch: with `HF_HUB_OFFLINE=1` the
-    default session refuses every request, inference servers on 127.0.0.1 included.
-    """
-
-    def __init__(self, http: httpx2.AsyncClient, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._pool = http
-
-    async def _get_async_client(self) -> httpx2.AsyncClient:
-        return self._pool
-
-
 class LLMClient:
-    """Send requests to one server: at most `max_concurrency` in flight, failed attempts retried with exponential
-    backoff, every finished call stored in the request cache (when given) and replayed instead of re-sent.
+    """Send requests to one server: at most `max_concurrency` in flight, each shaped for the server, failed attempts
+    handled by their class (see the module docstring), every finished call stored in the request cache (when given)
+    and replayed instead of re-sent.
 
     Use it inside one event loop: `async with LLMClient(...) as client: await client.complete({...})`.
     """
@@ -128,29 +132,42 @@ class LLMClient:
         model: str,
         *,
         token: str | None = None,
+        server: str = "auto",
         max_concurrency: int = 16,
         request_timeout: float = 600.0,
         max_retries: int = 5,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
+        overload_wait: float = 1800.0,
+        server_gone_wait: float = 120.0,
+        keep_special_tokens: bool = True,
         cache: RequestCache | str | Path | None = None,
         defaults: dict[str, Any] | None = None,
     ):
         self.base_url = normalize_base_url(base_url)
         self.model = model
+        self.server = server
         self.request_timeout = request_timeout
         self.max_retries = max_retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.overload_wait = overload_wait
+        self.server_gone_wait = server_gone_wait
+        self.keep_special_tokens = keep_special_tokens
         self.defaults = dict(defaults or {})
         self.cache = RequestCache(cache) if isinstance(cache, (str, Path)) else cache
         self.stats = ClientStats()
+        self._rules: ServerRules | None = None if server in ("auto", "tgi") else rules_for(server)
         self._server_honours_n: bool | None = None
+        self._health: asyncio.Task[bool] | None = None
         self._semaphore = asyncio.Semaphore(max_concurrency)
         limits = httpx2.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
-        # proxies from the environment are for the outside world, never for servers on this machine
-        self._http = httpx2.AsyncClient(limits=limits, timeout=None, trust_env=not is_loopback(self.base_url))
-        self._hf = _InferenceClient(self._http, base_url=self.base_url, token=token)
+        local = is_loopback(self.base_url)
+        # proxies from the environment are for the outside world, never for servers on this machine; a server of
+        # the outside world gets the saved Hub token when none is given (Inference Endpoints)
+        self._http = httpx2.AsyncClient(limits=limits, timeout=None, trust_env=not local)
+        token = token or (None if local else get_token())
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     @classmethod
     def from_config(cls, config: LLMConfig, base_url: str, model: str, rank: int = 0) -> LLMClient:
@@ -160,11 +177,15 @@ class LLMClient:
             base_url,
             model,
             token=token or None,
+            server=config.server_kind,
             max_concurrency=config.max_concurrency,
             request_timeout=config.request_timeout,
             max_retries=config.max_retries,
             backoff_initial=config.backoff_initial,
             backoff_max=config.backoff_max,
+            overload_wait=config.overload_wait,
+            server_gone_wait=config.server_gone_wait,
+            keep_special_tokens=config.keep_special_tokens,
             cache=config.cache_path.format(rank=rank) if config.cache_path else None,
             defaults=config.generation,
         )
@@ -176,6 +197,8 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
         await self._http.aclose()
         if self.cache is not None:
             self.cache.close()
@@ -185,7 +208,7 @@ class LLMClient:
         return await self.complete({"messages": messages, **params})
 
     async def text_generation(self, prompt: str, **params: Any) -> Generation:
-        """TGI's native API (`POST /`); only TGI serves it."""
+        """A plain prompt: TGI's `/generate`, or `/v1/completions` on other servers."""
         return await self.complete({"prompt": prompt, **params})
 
     async def complete(self, payload: dict[str, Any]) -> Generation:
@@ -193,7 +216,7 @@ class LLMClient:
         request = {**self.defaults, **payload}
         request.pop("model", None)  # the client is bound to one served model
         if "messages" not in request and "prompt" not in request:
-            raise ValueError("a request needs `messages` (chat completion) or `prompt` (TGI text generation)")
+            raise ValueError("a request needs `messages` (chat completion) or `prompt` (plain text generation)")
         n = int(request.pop("n", None) or 1)
         key = {"model": self.model, **request, "n": n}
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
@@ -202,12 +225,14 @@ class LLMClient:
             generation.cached = True
             return generation
 
-        if n > 1 and ("prompt" in request or self._server_honours_n is False):
+        rules = await self.server_rules()
+        honours_n = rules.honours_n if self._server_honours_n is None else self._server_honours_n
+        if n > 1 and (honours_n is False or ("prompt" in request and rules.kind == "tgi")):
             generation = await self._emulate_n(request, n)
         else:
             generation = await self._call(request, n)
             if len(generation.choices) < n:
-                # llama.cpp (and TGI's text generation) return one choice whatever `n` says
+                # a server that answers one choice whatever `n` says (llama.cpp, TGI)
                 self._server_honours_n = False
                 generation = await self._emulate_n(request, n, first=generation)
             elif n > 1:
@@ -215,6 +240,19 @@ class LLMClient:
         if self.cache is not None:
             self.cache.put(key, generation.to_json())
         return generation
+
+    async def server_rules(self) -> ServerRules:
+        """What the server accepts: known from the config, or asked once (TGI's limits come from its `/info`)."""
+        if self._rules is None:
+            rules = await self._with_retries(
+                f"asking {self.base_url} what it serves",
+                lambda: detect_server(self._http, self.base_url, self._headers),
+                counted=False,
+            )
+            if self.server == "tgi" and rules.kind != "tgi":
+                rules = rules_for("tgi")  # a TGI without `/info` (old versions): the launcher's defaults
+            self._rules = rules
+        return self._rules
 
     async def _emulate_n(self, request: dict[str, Any], n: int, first: Generation | None = None) -> Generation:
         """n single-sample requests with derived seeds (each cached on its own), merged into one answer."""
@@ -231,102 +269,124 @@ class LLMClient:
         return merged
 
     async def _call(self, request: dict[str, Any], n: int) -> Generation:
+        rules = await self.server_rules()
+        wire = shape(request, rules, self.model, n, keep_special=self.keep_special_tokens)
+        answer = await self._with_retries(self._what(request), lambda: self._post(wire, rules))
+        generation = Generation.from_answer(answer)
+        self.stats.prompt_tokens += generation.usage.get("prompt_tokens", 0)
+        self.stats.completion_tokens += generation.usage.get("completion_tokens", 0)
+        return generation
+
+    async def _post(self, wire: WireRequest, rules: ServerRules) -> Answer:
+        url = self.base_url + wire.path
+        response = await self._http.post(url, json=wire.body, headers=self._headers)
+        if not response.is_success:
+            raise HTTPFailure(response.status_code, response.text, dict(response.headers), url)
+        return read_answer(wire, response.json(), rules)
+
+    async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[T]], counted: bool = True) -> T:
+        """Run `attempt` until it succeeds or its failure class says to stop (see the module docstring); `counted`
+        attempts are model requests (`stats.requests`)."""
         started = time.monotonic()
-        for attempt in range(self.max_retries + 1):
+        errors = waits = 0
+        while True:
             try:
                 async with self._semaphore:
-                    self.stats.requests += 1
+                    self.stats.requests += counted
                     async with asyncio.timeout(self.request_timeout):
-                        generation = await self._post(request, n)
+                        return await attempt()
             except Exception as error:  # classified below; unknown errors propagate unchanged
-                kind = _failure_kind(error)
-                if kind is None:
+                failure = classify(error)
+                if failure is None:
                     self.stats.failures += 1
                     raise
-                if kind == "request":
-                    self.stats.failures += 1
-                    raise LLMRequestError(f"{self._what(request)} was rejected: {error}", _status(error)) from error
-                if attempt == self.max_retries:
-                    self.stats.failures += 1
-                    elapsed = time.monotonic() - started
-                    cls = LLMTimeoutError if kind == "timeout" else LLMUnavailableError
-                    raise cls(
-                        f"{self._what(request)} failed after {attempt + 1} attempt(s) in {elapsed:.1f}s; last error: "
-                        f"{_describe(error, self.request_timeout)}"
-                    ) from error
-                delay = self._backoff(attempt, error)
+                if failure.is_request_fault:
+                    raise self._refused(what, failure) from error
+                if failure.kind == "overloaded":
+                    delay = self._backoff(waits, error)
+                    waits += 1
+                    if time.monotonic() - started + delay > self.overload_wait:
+                        raise self._gave_up(what, started, f"{failure.status} answers for", error) from error
+                    self.stats.overload_waits += 1
+                elif failure.kind == "gone":
+                    errors += 1
+                    if errors > self.max_retries or not await self._comes_back():
+                        raise self._gone(what, error) from error
+                    delay = 0.0
+                else:
+                    errors += 1
+                    if errors > self.max_retries:
+                        raise self._gave_up(what, started, f"{errors} attempt(s) in", error) from error
+                    delay = self._backoff(errors - 1, error)
                 self.stats.retries += 1
-                logger.warning(
-                    f"{self._what(request)}: attempt {attempt + 1} failed ({_describe(error, self.request_timeout)});"
-                    f" retrying in {delay:.1f}s"
-                )
+                # a busy server answers 429 to many requests at once: say so once, the counters keep the rest
+                quiet = failure.kind == "overloaded" and self.stats.overload_waits > 1
+                log = logger.debug if quiet else logger.warning
+                log(f"{what}: {_describe(error, self.request_timeout)} ({failure.kind}); retrying in {delay:.1f}s")
                 await asyncio.sleep(delay)
-            else:
-                self.stats.prompt_tokens += generation.usage.get("prompt_tokens", 0)
-                self.stats.completion_tokens += generation.usage.get("completion_tokens", 0)
-                return generation
-        raise AssertionError("unreachable")
 
-    async def _post(self, request: dict[str, Any], n: int) -> Generation:
-        params = {k: v for k, v in request.items() if k not in ("messages", "prompt", "stream")}
-        if "messages" in request:
-            out = await self._hf.chat_completion(
-                request["messages"], model=self.model, n=n if n > 1 else None, extra_body=params
-            )
-            choices = [Choice(c.message.content or "", c.finish_reason or "") for c in out.choices]
-            usage = {name: getattr(out.usage, name) or 0 for name in _USAGE_FIELDS} if out.usage else {}
-            reasoning = (out.choices[0].message.reasoning or "") if out.choices else ""
-            return Generation.from_choices(choices, usage, reasoning)
-        if "max_tokens" in params:
-            params["max_new_tokens"] = params.pop("max_tokens")
-        out = await self._hf.text_generation(request["prompt"], details=True, **params)
-        tokens = out.details.generated_tokens if out.details else 0
-        finish = str(out.details.finish_reason) if out.details else ""
-        return Generation.from_choices([Choice(out.generated_text, finish)], {"completion_tokens": tokens})
+    def _refused(self, what: str, failure: Failure) -> LLMRequestError:
+        """The server refused this request: counted with its reason, never sent again."""
+        self.stats.failures += 1
+        if failure.kind == "prompt_too_long":
+            self.stats.prompt_too_long += 1
+        else:
+            self.stats.validation_errors += 1
+        if not self.stats.refusals[failure.reason]:
+            logger.warning(f"{what} was refused ({failure.kind}, {failure.status}): {failure.reason}")
+        self.stats.refusals[failure.reason] += 1
+        return LLMRequestError(
+            f"{what} was refused ({failure.status}, {failure.kind}): {failure.reason}", failure.status, failure.kind
+        )
+
+    def _gave_up(self, what: str, started: float, how: str, error: BaseException) -> LLMUnavailableError:
+        self.stats.failures += 1
+        cls = LLMTimeoutError if isinstance(error, (TimeoutError, httpx2.TimeoutException)) else LLMUnavailableError
+        elapsed = time.monotonic() - started
+        return cls(f"{what} failed after {how} {elapsed:.1f}s; last error: {_describe(error, self.request_timeout)}")
+
+    def _gone(self, what: str, error: BaseException) -> LLMUnavailableError:
+        self.stats.failures += 1
+        return LLMUnavailableError(
+            f"{what} failed: the server is gone ({_describe(error, self.request_timeout)}; health checks for"
+            f" {self.server_gone_wait:g}s). The task stops here; run it again once the server is back: it resumes"
+            " (finished documents are kept, finished calls come from the cache)."
+        )
+
+    async def _comes_back(self) -> bool:
+        """Health checks after a refused connection, shared by every request in flight: True once it answers."""
+        if self._health is None or self._health.done():
+            self._health = asyncio.create_task(self._poll_health())
+        return await asyncio.shield(self._health)
+
+    async def _poll_health(self) -> bool:
+        path = self._rules.health_path if self._rules is not None else "/v1/models"
+        deadline = time.monotonic() + self.server_gone_wait
+        delay = self.backoff_initial
+        while True:
+            try:
+                response = await self._http.get(self.base_url + path, headers=self._headers, timeout=10)
+                if response.is_success:
+                    return True
+                state = f"answers {response.status_code}"
+            except httpx2.TransportError as error:
+                state = f"{type(error).__name__}"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            logger.warning(f"{self.base_url}{path}: {state}; next health check in {min(delay, left):.1f}s")
+            await asyncio.sleep(min(delay, left))
+            delay = min(self.backoff_max, delay * 2)
 
     def _backoff(self, attempt: int, error: BaseException) -> float:
+        """Exponential backoff with jitter (so that many clients do not come back at once); Retry-After honoured."""
         delay = min(self.backoff_max, self.backoff_initial * 2**attempt) * random.uniform(0.5, 1.0)
-        retry_after = _retry_after(error)
+        retry_after = error.retry_after if isinstance(error, HTTPFailure) else None
         return min(self.backoff_max, max(delay, retry_after)) if retry_after is not None else delay
 
     def _what(self, request: dict[str, Any]) -> str:
         api = "chat completion" if "messages" in request else "text generation"
         return f"{api} request to {self.base_url} (model {self.model})"
-
-
-def _http_response(error: BaseException) -> httpx2.Response | None:
-    """The HTTP response behind an error, looking through TGI's re-raised error types."""
-    for candidate in (error, error.__cause__):
-        if isinstance(candidate, HfHubHTTPError) and candidate.response is not None:
-            return candidate.response
-    return None
-
-
-def _status(error: BaseException) -> int | None:
-    response = _http_response(error)
-    return response.status_code if response is not None else None
-
-
-def _retry_after(error: BaseException) -> float | None:
-    response = _http_response(error)
-    try:
-        return float(response.headers["retry-after"]) if response is not None else None
-    except (KeyError, ValueError):
-        return None
-
-
-def _failure_kind(error: BaseException) -> str | None:
-    """'timeout' and 'unavailable' are retried, 'request' is the caller's fault, None is not an HTTP failure."""
-    if isinstance(error, (TimeoutError, InferenceTimeoutError, httpx2.TimeoutException)):
-        return "timeout"
-    if isinstance(error, OverloadedError):
-        return "unavailable"
-    status = _status(error)
-    if status is not None:
-        return "unavailable" if status in RETRY_STATUSES or status >= 500 else "request"
-    if isinstance(error, (httpx2.TransportError, ConnectionError)):
-        return "unavailable"
-    return None
 
 
 def _describe(error: BaseException, timeout: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,10 @@ import yaml
 
 Backend = Literal["local", "endpoint", "tgi", "vllm", "sglang"]
 BACKENDS: tuple[str, ...] = ("local", "endpoint", "tgi", "vllm", "sglang")
+# the server software behind an address: what it accepts and how it answers (see servers.py)
+SERVERS: tuple[str, ...] = ("auto", "tgi", "vllm", "sglang", "llama.cpp", "openai")
+# the server each spawning backend runs
+SPAWNED_SERVER = {"local": "llama.cpp", "tgi": "tgi", "vllm": "vllm", "sglang": "sglang"}
 
 
 @dataclass
@@ -22,18 +27,28 @@ class LLMConfig:
     spawn one server per pipeline task (clusters). `model` is the GGUF path (`local`), the model id or path to load
     (`tgi`, `vllm`, `sglang`), or the model name sent in requests (`endpoint`). The bearer token is read from the
     environment variable `token_env` and never stored here.
+
+    `server` names the software behind `endpoint_url` (`tgi`, `vllm`, `sglang`, `llama.cpp`, `openai` for any other
+    OpenAI-compatible API); `auto` asks the server (TGI's `/info`, SGLang's `/get_server_info`, vLLM's `/version`).
+    Requests are shaped to what that server accepts. `endpoint_name` is an HF Inference Endpoint's name
+    (`name` or `namespace/name`): the endpoint is woken and waited for before the first request.
     """
 
     backend: Backend = "local"
     model: str | None = None
     endpoint_url: str | None = None
     token_env: str | None = "HF_TOKEN"
+    server: str = "auto"
+    endpoint_name: str | None = None
     # client
     max_concurrency: int = 16
     request_timeout: float = 600.0
     max_retries: int = 5
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    overload_wait: float = 1800.0  # total seconds one request may wait out 429/503 answers (busy or waking server)
+    server_gone_wait: float = 120.0  # seconds of health checks after a refused connection before the task fails
+    keep_special_tokens: bool = True  # answers keep the model's special tokens (CursorCore's <|next_start|>, ...)
     cache_path: str | None = None
     generation: dict[str, Any] = field(default_factory=dict)
     # spawned servers (local, tgi, vllm, sglang)
@@ -52,13 +67,25 @@ class LLMConfig:
             self.endpoint_url = normalize_base_url(self.endpoint_url)
         if self.backend in ("tgi", "vllm", "sglang") and not self.model:
             raise ValueError(f"backend {self.backend!r} needs model (a model id or path to load)")
+        if self.server not in SERVERS:
+            raise ValueError(f"unknown server {self.server!r}; choose one of {', '.join(SERVERS)}")
+        spawned = SPAWNED_SERVER.get(self.backend)
+        if spawned and self.server not in ("auto", spawned):
+            raise ValueError(f"backend {self.backend!r} runs {spawned}, not server {self.server!r}")
+        if self.endpoint_name and self.backend != "endpoint":
+            raise ValueError("endpoint_name (an HF Inference Endpoint) needs backend 'endpoint'")
         for name in ("max_concurrency", "tp", "context_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        if self.request_timeout <= 0 or self.startup_timeout <= 0:
+        if min(self.request_timeout, self.startup_timeout, self.overload_wait, self.server_gone_wait) <= 0:
             raise ValueError("timeouts must be > 0")
+
+    @property
+    def server_kind(self) -> str:
+        """The server software: the one a spawning backend runs, else `server` (possibly `auto`)."""
+        return SPAWNED_SERVER.get(self.backend, self.server)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> LLMConfig:
@@ -68,6 +95,15 @@ class LLMConfig:
         if unknown:
             raise ValueError(f"unknown LLM config key(s) {unknown}; known keys: {sorted(known)}")
         return cls(**values)
+
+    @classmethod
+    def coerce(cls, value: LLMConfig | Mapping[str, Any] | None) -> LLMConfig | None:
+        """An `LLMConfig` from a config object or a YAML mapping (a second model's section), None staying None."""
+        if value is None or isinstance(value, LLMConfig):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(dict(value))
+        raise TypeError(f"an LLM config must be a mapping of LLMConfig keys, not {type(value).__name__}")
 
     @classmethod
     def from_yaml(cls, path: str | Path, section: str | None = "llm") -> LLMConfig:

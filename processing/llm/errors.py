@@ -15,7 +15,7 @@ class LLMInfrastructureError(LLMError):
 
 
 class LLMUnavailableError(LLMInfrastructureError):
-    """Connection errors, 429 or 5xx answers persisted through every retry."""
+    """5xx answers or dropped connections through every retry, 429/503 past the wait bound, or a server gone."""
 
 
 class LLMTimeoutError(LLMInfrastructureError):
@@ -27,8 +27,12 @@ class ServerStartError(LLMInfrastructureError):
 
 
 class LLMRequestError(LLMError):
-    """The server rejected the request itself (4xx other than 408/429): retrying cannot help."""
+    """The server refused the request itself (4xx other than 408/425/429): retrying cannot help.
 
-    def __init__(self, message: str, status: int | None = None):
+    `reason` is `validation` (a setting the server does not accept) or `prompt_too_long`.
+    """
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "validation"):
         super().__init__(message)
         self.status = status
+        self.reason = reason

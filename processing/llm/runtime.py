@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from loguru import logger
 
 from cursorcore.processing.llm.backends import make_backend
-from cursorcore.processing.llm.client import Generation, LLMClient, derive_seed
+from cursorcore.processing.llm.client import ClientStats, Generation, LLMClient, derive_seed
 from cursorcore.processing.llm.config import LLMConfig
-from cursorcore.processing.llm.errors import LLMInfrastructureError
+from cursorcore.processing.llm.errors import LLMInfrastructureError, LLMRequestError
 
 REJECTED = "rejected"
 
@@ -60,6 +61,7 @@ class _ClientServer:
         self.llm = llm
         self._client: LLMClient | None = None
         self._start_error: BaseException | None = None
+        self.on_close: Callable[[ClientStats], None] | None = None  # receives the client's counters at the end
         super().__init__(config, rank)
 
     @property
@@ -84,6 +86,8 @@ class _ClientServer:
         await super().server_cleanup()
         client, self._client = self._client, None
         if client is not None:
+            if self.on_close is not None:
+                self.on_close(client.stats)
             await client.aclose()
 
 
@@ -192,7 +196,14 @@ class RolloutRunner(InferenceRunner):
         self.llm = llm
 
     def _init_server(self, rank: int) -> InferenceServer:
-        return make_inference_server(self.llm, self.config, rank)
+        server = make_inference_server(self.llm, self.config, rank)
+        server.on_close = self._record_client_stats
+        return server
+
+    def _record_client_stats(self, stats: ClientStats) -> None:
+        """How hard the server was to reach: attempts sent again, and those after a 429/503 (overload, cold start)."""
+        self.stat_update("llm_retries", value=stats.retries, unit="task")
+        self.stat_update("llm_overload_waits", value=stats.overload_waits, unit="task")
 
     async def _run_rollout(self, document: Document, generate: GenerateFunction, **context: Any) -> Any:
         try:
@@ -223,7 +234,13 @@ class RolloutRunner(InferenceRunner):
         if self.config.rollouts_per_document > 1 and "seed" not in payload:
             # identical requests share one cached answer: give each rollout of a document its own seed
             payload = {**payload, "seed": derive_seed(int(self.llm.generation.get("seed", 0)), rollout_idx)}
-        generation = await server.make_request(payload)
+        try:
+            generation = await server.make_request(payload)
+        except LLMRequestError as error:
+            # the server refused the request: counted here whatever the rollout makes of it (llm_validation,
+            # llm_prompt_too_long), so that a setting a server rejects can never thin a kind out silently
+            self.stat_update(f"llm_{error.reason}", unit="request")
+            raise
         if generation.cached:
             self.stat_update("llm_cache_hits", unit="request")
         else:

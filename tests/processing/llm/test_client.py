@@ -1,7 +1,6 @@
 """LLMClient against the real llama.cpp server (SmolLM2-135M-Instruct); failures are injected by a real proxy."""
 
 import asyncio
-import json
 import os
 import signal
 
@@ -16,7 +15,6 @@ from cursorcore.processing.llm import (
     LLMTimeoutError,
     LLMUnavailableError,
 )
-from cursorcore.processing.llm.client import derive_seed
 from cursorcore.processing.llm.process import free_port
 
 HELLO = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
@@ -83,23 +81,50 @@ def test_a_cache_hit_makes_no_http_call(llm_server, proxy, tmp_path):
 
 def test_429_5xx_and_dropped_connections_are_retried(llm_server, proxy):
     flaky = proxy(llm_server.base_url, failures=[429, 503, None, 500])
-    answer, stats = ask(flaky.url, llm_server.served_model, max_retries=4, backoff_initial=0.05)
+    answer, stats = ask(flaky.url, llm_server.served_model, server="llama.cpp", max_retries=2, backoff_initial=0.05)
     assert answer.text
-    assert flaky.posts() == 5 and stats.retries == 4 and stats.requests == 5
+    # 429 and 503 are waited out apart from max_retries, which only the dropped connection and the 500 count against
+    assert flaky.posts() == 5 and (stats.retries, stats.overload_waits, stats.requests) == (4, 2, 5)
 
 
 def test_exhausted_retries_raise_a_clear_error(llm_server, proxy):
-    down = proxy(llm_server.base_url, failures=[503, 503, 503])
-    with pytest.raises(LLMUnavailableError, match=r"failed after 3 attempt\(s\).*503") as error:
-        ask(down.url, llm_server.served_model, max_retries=2, backoff_initial=0.05)
+    down = proxy(llm_server.base_url, failures=[500, 502, 500])
+    with pytest.raises(LLMUnavailableError, match=r"failed after 3 attempt\(s\) in .*500") as error:
+        ask(down.url, llm_server.served_model, server="llama.cpp", max_retries=2, backoff_initial=0.05)
     assert down.url in str(error.value) and down.posts() == 3
 
 
-def test_a_rejected_request_is_not_retried(llm_server, proxy):
+def test_overload_is_waited_out_up_to_the_total_wait_bound(llm_server, proxy):
+    busy = proxy(llm_server.base_url, failures=[429] * 12 + [503] * 3)
+    options = {"server": "llama.cpp", "max_retries": 0, "backoff_initial": 0.01, "backoff_max": 0.05}
+    answer, stats = ask(busy.url, llm_server.served_model, **options)
+    assert answer.text and stats.overload_waits == 15 and busy.posts() == 16  # max_retries=0 did not stop it
+
+    waking = proxy(llm_server.base_url, failures=[503] * 100)
+    with pytest.raises(LLMUnavailableError, match=r"failed after 503 answers for \d"):
+        ask(waking.url, llm_server.served_model, server="llama.cpp", backoff_initial=0.1, overload_wait=0.5)
+    assert 1 < waking.posts() < 100
+
+
+def test_a_rejected_request_is_counted_with_its_reason_and_not_retried(llm_server, proxy):
     refusing = proxy(llm_server.base_url, failures=[400])
-    with pytest.raises(LLMRequestError) as error:
-        ask(refusing.url, llm_server.served_model, backoff_initial=0.05)
-    assert error.value.status == 400 and refusing.posts() == 1
+    with pytest.raises(LLMRequestError, match="injected 400") as error:
+        ask(refusing.url, llm_server.served_model, server="llama.cpp", backoff_initial=0.05)
+    assert (error.value.status, error.value.reason) == (400, "validation") and refusing.posts() == 1
+
+
+def test_a_prompt_longer_than_the_context_is_counted_as_such(llm_server):
+    long = [{"role": "user", "content": "word " * 5000}]  # the session server's context is 4096 tokens
+
+    async def go():
+        async with LLMClient(llm_server.base_url, llm_server.served_model, server="llama.cpp") as client:
+            with pytest.raises(LLMRequestError) as error:
+                await client.chat(long, max_tokens=8)
+            return error.value, client.stats
+
+    error, stats = asyncio.run(go())
+    assert (error.status, error.reason) == (400, "prompt_too_long") and "maximum context length" in str(error)
+    assert (stats.prompt_too_long, stats.validation_errors, stats.requests, stats.retries) == (1, 0, 1, 0)
 
 
 def test_a_request_that_times_out(llm_server):
@@ -114,7 +139,7 @@ def test_a_request_that_times_out(llm_server):
         )
 
 
-def test_server_killed_mid_run_clear_error_retries_and_resume_after_restart(llm_server, tmp_path):
+def test_server_killed_mid_run_health_checks_then_a_clear_error_or_resume_after_restart(llm_server, tmp_path):
     config = LLMConfig(backend="local", server_log_dir=str(tmp_path))
     port = free_port()
     prompts = [[{"role": "user", "content": f"Name {k} fruits."}] for k in range(2, 6)]
@@ -122,13 +147,14 @@ def test_server_killed_mid_run_clear_error_retries_and_resume_after_restart(llm_
 
     async def scenario():
         server = await asyncio.to_thread(LlamaCppBackend(config, port=port).start)
-        patient = LLMClient(server.base_url, server.served_model, max_retries=12, backoff_initial=0.25, backoff_max=1)
-        hasty = LLMClient(server.base_url, server.served_model, max_retries=1, backoff_initial=0.05)
+        url, model = server.base_url, server.served_model
+        patient = LLMClient(url, model, server="llama.cpp", backoff_initial=0.25, backoff_max=1, server_gone_wait=120)
+        hasty = LLMClient(url, model, server="llama.cpp", backoff_initial=0.05, server_gone_wait=0.5)
         async with patient, hasty:
             tasks = [asyncio.create_task(patient.chat(m, max_tokens=24, temperature=0)) for m in prompts]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             os.killpg(server.process.process.pid, signal.SIGKILL)
-            with pytest.raises(LLMUnavailableError, match=r"failed after 2 attempt\(s\).*is the server running"):
+            with pytest.raises(LLMUnavailableError, match=r"server is gone .*is the server running.*resumes"):
                 await hasty.chat(prompts[0], max_tokens=24, temperature=0)
             restarted = await asyncio.to_thread(LlamaCppBackend(config, port=port).start)
             try:
@@ -148,24 +174,3 @@ def ask_once(backend, messages):
             return (await client.chat(messages, max_tokens=24, temperature=0)).text
 
     return asyncio.run(go())
-
-
-def test_tgi_text_generation_api_with_emulated_n(http_server):
-    def tgi(method, path, body):
-        request = json.loads(body)
-        seed = request["parameters"]["seed"]
-        details = {"finish_reason": "length", "generated_tokens": 3, "seed": seed, "prefill": [], "tokens": []}
-        return 200, {}, json.dumps([{"generated_text": f"{request['inputs']}#{seed}", "details": details}]).encode()
-
-    server = http_server(tgi)
-
-    async def go():
-        async with LLMClient(server.url, "tgi") as client:
-            return await client.text_generation("def add(", max_tokens=3, temperature=0.7, seed=5, n=2)
-
-    answer = asyncio.run(go())
-    assert answer.texts == [f"def add(#{derive_seed(5, 0)}", f"def add(#{derive_seed(5, 1)}"]
-    assert answer.usage == {"completion_tokens": 6}
-    sent = [json.loads(body) for _, _, body in server.requests]
-    assert all(r["parameters"]["max_new_tokens"] == 3 and r["parameters"]["temperature"] == 0.7 for r in sent)
-    assert [path for _, path, _ in server.requests] == ["/", "/"]
