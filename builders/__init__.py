@@ -33,26 +33,19 @@ class BuildReport:
     timings: dict[str, float] = field(default_factory=dict)
     version: str = ""
 
-    def summary(self) -> str:
-        lines = [f"{self.repo_id} {self.version} -> {self.folder}".replace("  ", " ")]
-        lines += [f"  {split}: {count} rows" for split, count in self.rows.items()]
-        for stage, counters in self.stats.items():
-            shown = ", ".join(f"{name}={value}" for name, value in sorted(counters.items()))
-            lines.append(f"  {stage}: {shown}")
-        return "\n".join(lines)
-
     def table(self) -> "Table":
-        """The summary as a rich table: rows per config/split, then what each stage kept and dropped and why."""
+        """What the build wrote and what each stage kept and dropped, and why, in words."""
         from rich.table import Table
 
-        table = Table(title=f"{self.repo_id} {self.version}", caption=str(self.folder), show_lines=False)
+        from cursorcore.builders.progress import readable_counters, readable_stage
+
+        table = Table(title=f"{self.repo_id} {self.version}".strip(), show_lines=False)
         table.add_column("stage / split")
         table.add_column("counts")
         for split, count in self.rows.items():
             table.add_row(f"[bold]{split}[/bold]", f"{count} rows")
         for stage, counters in self.stats.items():
-            kept = {k: v for k, v in sorted(counters.items()) if not k.startswith(("doc_len", "total"))}
-            table.add_row(stage, ", ".join(f"{k}={v}" for k, v in kept.items()))
+            table.add_row(readable_stage(stage), readable_counters(counters))
         return table
 
 

@@ -18,6 +18,7 @@ from cursorcore.builders import BuildReport
 from cursorcore.builders.figure import FIGURE, Overview, describe, write_overview
 from cursorcore.builders.hub import split_files
 from cursorcore.builders.mutation_scores import mutation_table
+from cursorcore.builders.progress import readable_counters, readable_stage
 
 CITATIONS = {
     "cursorcore": """@article{jiang2024cursorcore,
@@ -155,10 +156,7 @@ def write_card(
             {"config": c, "split": s, "rows": n} for c, splits in sorted(layout.items()) for s, n in splits.items()
         ],
         sources=info.sources,
-        funnel=[
-            (stage, ", ".join(f"{name}={value}" for name, value in sorted(counters.items())))
-            for stage, counters in report.stats.items()
-        ],
+        funnel=[(readable_stage(stage), readable_counters(counters)) for stage, counters in report.stats.items()],
         mutation=mutation_table(report.folder),
         examples=_examples(report.folder),
         figure={"path": FIGURE, "description": describe(summary)} if summary else None,

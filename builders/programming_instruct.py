@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import (
@@ -297,7 +298,12 @@ def synthesis_stage(kind: str, config: Config, data: Path, llm: LLMConfig, work:
     step = _import(spec.step)(kind_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
     reader = ParquetReader(str(data), adapter=_import(spec.adapter))
     selection = InputSelection(config.inputs(kind), config.max_input_chars)
-    return Stage(f"synthesis-{kind}", [reader, selection, step], config.synthesis_tasks)
+    rows = sum(pq.read_metadata(shard).num_rows for shard in data.glob("*.parquet"))
+    limit = config.inputs(kind)
+    expected = rows if limit < 0 else min(rows, limit * config.synthesis_tasks)
+    return Stage(
+        f"synthesis-{kind}", [reader, selection, step], config.synthesis_tasks, count_after=2, expected=expected
+    )
 
 
 def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:

@@ -22,6 +22,7 @@ from datatrove.utils.stats import PipelineStats
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.hub import hub_root
+from cursorcore.builders.progress import COUNTER_NAME, DocumentCounter, stage_progress, stderr_to
 
 Adapter = Callable[[Any, Document], dict]
 
@@ -34,11 +35,16 @@ def config_hash(config: Any) -> str:
 
 @dataclass
 class Stage:
-    """One datatrove job of a multi-stage build (MinHash needs four); the last stage's output goes to the hub."""
+    """One datatrove job of a multi-stage build (MinHash needs four); the last stage's output goes to the hub.
+
+    Progress counts the documents that leave step `count_after` (the reader, or the reader and an input selection);
+    `expected`, when the stage knows it, is how many documents that will be, for an estimate of the time left."""
 
     name: str
     steps: Sequence[PipelineStep]
     tasks: int = 1
+    count_after: int = 1
+    expected: int | None = None
 
 
 def run_to_hub(
@@ -77,18 +83,26 @@ def run_to_hub(
             stale.unlink()
     stats: dict[str, dict[str, int]] = {}
     timings: dict[str, float] = {}
-    for index, stage in enumerate(stages):
-        last = index == len(stages) - 1
-        logging_dir = build_workdir(repo_id, config, hub) / "logs" / f"{config_name}-{stage.name}"
-        pipeline = [*stage.steps, writer] if last else list(stage.steps)
-        started = time.monotonic()
-        LocalPipelineExecutor(
-            pipeline=pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks), logging_dir=str(logging_dir)
-        ).run()
-        _check_complete(logging_dir, stage)
-        timings[f"{config_name}/{stage.name}"] = round(time.monotonic() - started, 3)
-        prefix = "" if len(stages) == 1 else f"{stage.name}/"
-        stats.update({prefix + name: counters for name, counters in read_stats(logging_dir).items()})
+    log_file = build_workdir(repo_id, config, hub) / "logs" / "datatrove.log"
+    with stderr_to(log_file) as terminal:
+        print(f"{repo_id}: {len(stages)} stage(s); datatrove's logs go to {log_file}", file=terminal)
+        for index, stage in enumerate(stages):
+            last = index == len(stages) - 1
+            logging_dir = build_workdir(repo_id, config, hub) / "logs" / f"{config_name}-{stage.name}"
+            steps = list(stage.steps)
+            if stage.count_after < len(steps):  # a step that only writes files (MinHash 2, 3) yields nothing to count
+                steps.insert(stage.count_after, DocumentCounter(logging_dir / COUNTER_NAME))
+            pipeline = [*steps, writer] if last else steps
+            started = time.monotonic()
+            executor = LocalPipelineExecutor(
+                pipeline=pipeline, tasks=stage.tasks, workers=min(workers, stage.tasks), logging_dir=str(logging_dir)
+            )
+            with stage_progress(stage.name, logging_dir, stage.tasks, stage.expected, terminal):
+                executor.run()
+            _check_complete(logging_dir, stage)
+            timings[f"{config_name}/{stage.name}"] = round(time.monotonic() - started, 3)
+            prefix = "" if len(stages) == 1 else f"{stage.name}/"
+            stats.update({prefix + name: counters for name, counters in read_stats(logging_dir).items()})
     rows = _row_counts(folder) or {split: 0}
     return BuildReport(repo_id=repo_id, folder=folder, rows=rows, stats=stats, timings=timings)
 
@@ -124,7 +138,9 @@ def read_stats(logging_dir: Path) -> dict[str, dict[str, int]]:
     for path in sorted((logging_dir / "stats").glob("*.json")):
         merged = merged + PipelineStats.from_json(json.loads(path.read_text()))
     return {
-        _stage_name(stage.name): {name: _count(value) for name, value in stage.stats.items()} for stage in merged.stats
+        _stage_name(stage.name): {name: _count(value) for name, value in stage.stats.items()}
+        for stage in merged.stats
+        if not stage.name.endswith(COUNTER_NAME)
     }
 
 

@@ -60,6 +60,7 @@ def _build(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     Console(width=119).print(report.table())
+    print(f"{report.repo_id} {report.version} -> {report.folder}")
     return 0
 
 

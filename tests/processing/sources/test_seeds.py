@@ -225,5 +225,5 @@ def test_build_writes_a_hub_valid_card_from_its_numbers(source_tree, tmp_path, b
     assert {f["name"] for f in meta["dataset_info"]["features"]} >= {"content", "entry_point", "docstring"}
     text = card.text
     assert f"| default | train | {report.rows['train']} |" in text
-    assert "dropped_binary=1" in text and "dropped_non_utf8=1" in text
+    assert "binary 1" in text and "non utf8 1" in text
     assert "SelfCodeAlign" in text
