@@ -131,12 +131,14 @@ def template_hash(mode: str, chat_template: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Sampling:
-    """Greedy by default; with n > 1, CursorCore's sampling (temperature 0.2, top-p 0.95) unless told otherwise."""
+    """CursorCore's APEval settings by default: greedy (its README runs `--temperature 0.0`), at most 3072 new
+    tokens (its `--max_tokens` default); with n > 1, its sampling (temperature 0.2, top-p 0.95) unless told
+    otherwise."""
 
     n: int = 1
     temperature: float = 0.0
     top_p: float = 1.0
-    max_tokens: int = 1024
+    max_tokens: int = 3072
     seed: int = 0
 
     @classmethod
