@@ -107,6 +107,7 @@ class AIEVConfig(SeedSynthesisConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.questioner = LLMConfig.coerce(self.questioner)  # a YAML `questioner:` section is a mapping
         if self.tests_by not in ("questioner", "programmer"):
             raise ValueError(f"tests_by must be 'questioner' or 'programmer', not {self.tests_by!r}")
 
