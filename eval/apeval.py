@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cursorcore.eval.evalplus import PlusScorer
-from cursorcore.eval.results import Run, SampleResult, TaskResult
+from cursorcore.eval.results import MISSING, Run, SampleResult, TaskResult
 from cursorcore.eval.sources import md5_hex, rows_hash
 from cursorcore.schema import Sample
 
@@ -92,7 +92,7 @@ def evaluate_apeval(
     tasks = [
         TaskResult(
             sample.id,
-            list(solutions.get(sample.id) or [SampleResult(base="missing", plus="missing")]),
+            list(solutions.get(sample.id) or [SampleResult(base=MISSING, plus=MISSING)]),
             category=category(sample),
             plus_requires_base=False,
         )

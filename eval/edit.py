@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cursorcore.eval.execution import make_sandbox, run_jobs
-from cursorcore.eval.results import Run, SampleResult, TaskResult, harness_info
+from cursorcore.eval.results import MISSING, Run, SampleResult, TaskResult, harness_info
 from cursorcore.eval.sources import fetch, load_hub_rows, md5_hex, parse_json_rows, read_bytes, rows_hash
 from cursorcore.processing.sandbox import Job, Limits, Status
 from cursorcore.schema import Sample, Snapshot
@@ -144,7 +144,7 @@ def evaluate_edits(
     for (_, result), status in zip(flat, statuses, strict=True):
         result.base = status
     tasks = [
-        TaskResult(task.task_id, list(solutions.get(task.task_id) or [SampleResult(base="missing")]))
+        TaskResult(task.task_id, list(solutions.get(task.task_id) or [SampleResult(base=MISSING)]))
         for task in benchmark.tasks
     ]
     harness = harness_info(sandbox=provider, wall_time=DEFAULT_LIMITS.wall_time, memory_mb=DEFAULT_LIMITS.memory_mb)

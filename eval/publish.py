@@ -5,14 +5,23 @@ results). New results are merged the way `huggingface_hub.metadata_update` merge
 same metric (same dataset, category, metric and prompt mode) gets the new value, anything else is appended, and no
 other metadata or prose is touched. The card body gets one section, between two HTML comments, holding a table and
 a bar chart of every result this harness published; it is rewritten on each publish and the rest of the body kept.
+
+Publishing never misleads: a run that did not cover every task of its benchmark is refused, or published only when
+asked and then labelled "N of M tasks" wherever its numbers appear; a card the Hub cannot be asked about stops
+publishing rather than being replaced by a blank one.
 """
 
+import re
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub.constants import REPOCARD_NAME
+from huggingface_hub.errors import GatedRepoError, HFValidationError, RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.utils import validate_repo_id
 
 SECTION_START = "<!-- cursorcore-eval:start -->"
 SECTION_END = "<!-- cursorcore-eval:end -->"
@@ -27,12 +36,39 @@ DATASET_TYPES = {
     "EditEval": "EditEval",
 }
 OVERALL = ("Avg", "all")
-TEST_SETS = (" (base)", " (plus)")
+# the metric names this harness writes: "pass@1 (base)", and for a partial run "pass@1 (plus, 5 of 164 tasks)"
+METRIC_NAME = re.compile(r"pass@\d+ \((?P<tests>base|plus)(?:, (?P<coverage>\d+ of \d+ tasks))?\)")
 BAR_WIDTH = 40
 
 
-def eval_results(run: Mapping[str, Any]) -> list[EvalResult]:
-    """The `EvalResult`s of one results file: every column (category or "all") × test set × pass@k."""
+class PublishError(RuntimeError):
+    """The Hub could not be read or written: nothing was published."""
+
+
+def coverage_label(run: Mapping[str, Any], allow_partial: bool = False) -> str | None:
+    """None for a run of every task of its benchmark; "N of M tasks" for a partial run (--limit, tasks without a
+    solution), which is refused unless `allow_partial`: its scores are not the benchmark's."""
+    name = run["benchmark"]["name"]
+    counts = run.get("task_count")
+    if not counts:
+        raise ValueError(
+            f"the {name} results file does not say how many of the benchmark's tasks it covers (it was written "
+            "before cursorcore recorded that): evaluate again to publish it"
+        )
+    if counts["answered"] >= counts["benchmark"]:
+        return None
+    label = f"{counts['answered']} of {counts['benchmark']} tasks"
+    if not allow_partial:
+        raise ValueError(
+            f"the {name} results cover {label}, not the whole benchmark: evaluate every task, or publish them "
+            f"labelled '{label}' with --allow-partial"
+        )
+    return label
+
+
+def eval_results(run: Mapping[str, Any], label: str | None = None) -> list[EvalResult]:
+    """The `EvalResult`s of one results file: every column (category or "all") × test set × pass@k. A partial run's
+    `label` ("5 of 164 tasks") goes into every metric name, so the model-index cannot show it as a full score."""
     name = run["benchmark"]["name"]
     mode = (run.get("generation") or {}).get("prompt_mode")
     results = []
@@ -47,7 +83,7 @@ def eval_results(run: Mapping[str, Any]) -> list[EvalResult]:
                         dataset_config=None if column in OVERALL else column,
                         metric_type=metric,
                         metric_value=round(value, 1),
-                        metric_name=f"{metric} ({tests})",
+                        metric_name=f"{metric} ({tests}{f', {label}' if label else ''})",
                         metric_config=mode,
                     )
                 )
@@ -65,25 +101,48 @@ def merge_results(existing: list[EvalResult] | None, new: Iterable[EvalResult]) 
     return merged
 
 
-def _column(result: EvalResult) -> str:
-    return result.dataset_config or "Avg"
+def _parse_name(result: EvalResult) -> tuple[str, str | None] | None:
+    """(test set, coverage label or None) of a metric name this harness wrote, e.g. "pass@1 (plus, 5 of 164 tasks)";
+    None for anyone else's."""
+    found = METRIC_NAME.fullmatch(result.metric_name or "")
+    return (found["tests"], found["coverage"]) if found else None
+
+
+def ours(result: EvalResult) -> bool:
+    """Whether this harness wrote the result (its metric names say which test set: "pass@1 (base)")."""
+    return _parse_name(result) is not None
+
+
+Cells = dict[str | None, dict[str, float]]  # column (a category, None for the whole benchmark) -> test set -> value
 
 
 def results_table(results: Sequence[EvalResult]) -> str:
-    """One row per benchmark and prompt mode, one column per category, cells "base (plus)" pass@1."""
-    rows: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    columns: dict[str, None] = {}
+    """pass@1 as "base (plus)" cells, one row per benchmark, prompt mode and coverage. A benchmark with categories
+    (APEval) gets a table of its own, its categories then their average; the others share one table with one column
+    for the whole benchmark, so a HumanEval+ score never stands in APEval's average column."""
+    rows: dict[tuple[str, str, str | None], Cells] = defaultdict(lambda: defaultdict(dict))
     for result in results:
-        if result.metric_type != "pass@1":
-            continue
-        tests = (result.metric_name or "").removeprefix("pass@1 (").removesuffix(")")
-        rows[(result.dataset_name, result.metric_config or "")][_column(result)][tests] = result.metric_value
-        columns[_column(result)] = None
-    order = sorted(columns, key=lambda name: name == "Avg")  # the overall column last
-    lines = ["| Benchmark | Prompt | " + " | ".join(order) + " |", "| --- | --- |" + " ---: |" * len(order)]
-    for (dataset, mode), cells in rows.items():
-        shown = [_cell(cells.get(column, {})) for column in order]
-        lines.append(f"| {dataset} | {mode or '-'} | " + " | ".join(shown) + " |")
+        parsed = _parse_name(result)
+        if result.metric_type == "pass@1" and parsed:
+            tests, label = parsed
+            rows[(result.dataset_name, result.metric_config or "", label)][result.dataset_config][tests] = float(
+                result.metric_value
+            )
+    categorised = {row[0] for row, cells in rows.items() if any(column is not None for column in cells)}
+    tables: dict[str | None, dict] = defaultdict(dict)
+    for row, cells in rows.items():
+        tables[row[0] if row[0] in categorised else None][row] = cells
+    return "\n\n".join(_table(members) for members in tables.values())
+
+
+def _table(rows: Mapping[tuple[str, str, str | None], Cells]) -> str:
+    categories = list(dict.fromkeys(column for cells in rows.values() for column in cells if column is not None))
+    header = [*categories, "Avg" if categories else "All tasks"]
+    lines = ["| Benchmark | Prompt | " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * len(header)]
+    for (dataset, mode, label), cells in rows.items():
+        shown = [_cell(cells.get(column, {})) for column in [*categories, None]]
+        name = f"{dataset} ({label})" if label else dataset
+        lines.append(f"| {name} | {mode or '-'} | " + " | ".join(shown) + " |")
     return "\n".join(lines)
 
 
@@ -111,17 +170,19 @@ def _bar(percent: float) -> str:
     return ("█" * round(percent / 100 * BAR_WIDTH)).ljust(BAR_WIDTH, "·")
 
 
-def ours(result: EvalResult) -> bool:
-    """Whether this harness wrote the result (its metric names say which test set: "pass@1 (base)")."""
-    return (result.metric_name or "").endswith(TEST_SETS)
-
-
 def results_section(results: Sequence[EvalResult]) -> str:
     ours_only = [result for result in results if ours(result)]
+    partial = any(_parse_name(result)[1] for result in ours_only)
+    note = (
+        ' A benchmark marked "N of M tasks" was run on only N of its M tasks: a partial run, not comparable with '
+        "full scores."
+        if partial
+        else ""
+    )
     return (
         f"{SECTION_START}\n## Evaluation\n\n"
         'pass@1 in percent; "base (plus)" cells give the HumanEval / EvalPlus base tests and the extra plus tests. '
-        "Scored in a sandbox by `cursorcore eval`.\n\n"
+        f"Scored in a sandbox by `cursorcore eval`.{note}\n\n"
         f"{results_table(ours_only)}\n\n{results_chart(ours_only)}\n{SECTION_END}"
     )
 
@@ -134,26 +195,77 @@ def with_section(body: str, section: str) -> str:
     return body.rstrip("\n") + "\n\n" + section + "\n"
 
 
-def card_with_results(card: ModelCard, runs: Iterable[Mapping[str, Any]], model_name: str) -> ModelCard:
-    """The card with the runs' results merged into its metadata and its results section rewritten."""
-    new = [result for run in runs for result in eval_results(run)]
+def card_with_results(
+    card: ModelCard, runs: Iterable[Mapping[str, Any]], model_name: str, allow_partial: bool = False
+) -> ModelCard:
+    """The card with the runs' results merged into its metadata and its results section rewritten; `model_name` is
+    the model-index's `name`."""
+    new = [result for run in runs for result in eval_results(run, coverage_label(run, allow_partial))]
     card.data.eval_results = merge_results(card.data.eval_results, new)
-    if not card.data.model_name:
-        card.data.model_name = model_name
+    card.data.model_name = model_name
     card.text = with_section(card.text, results_section(card.data.eval_results))
     return card
 
 
-def load_card(target: str, token: str | None = None) -> ModelCard:
-    """The card of a Hub model repo or a local README.md; an empty card when the repo has none yet."""
-    from huggingface_hub.errors import EntryNotFoundError
+def resolve_target(target: str) -> Path | str:
+    """A local README.md (which must exist) or a Hub model id. Something that looks like a path is never taken for
+    a Hub id: a mistyped path would otherwise publish to (or read the card of) some Hub repo."""
+    path = Path(target).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ValueError(f"{target} is a folder: give its README.md, or a Hub model id")
+    if (
+        target.lower().endswith(".md")
+        or target.startswith((".", "/", "~"))
+        or "\\" in target  # a Windows separator; "/" alone is a Hub id's too
+        or target.count("/") > 1
+    ):
+        raise FileNotFoundError(f"{target}: no such file (a local model card must be an existing README.md)")
+    try:
+        validate_repo_id(target)
+    except HFValidationError as error:
+        raise ValueError(f"{target!r} is neither an existing README.md nor a Hub model id: {error}") from error
+    return target
 
-    if Path(target).is_file():
+
+def load_card(target: Path | str, token: str | None = None) -> ModelCard:
+    """The card of a local README.md or of a Hub model repo. Only the Hub's word that the repo has no card (or that
+    there is no such repo) starts from the blank template; when it cannot say (network down, server error, gated
+    repo), `PublishError`: a card that exists but could not be read would be replaced by the template."""
+    if isinstance(target, Path):
         return ModelCard.load(target)
     try:
-        return ModelCard.load(target, token=token)
-    except EntryNotFoundError:
-        return ModelCard.from_template(ModelCardData())
+        # one request without retries first (hf_hub_download retries a failed one for ~20 s), then a fresh download:
+        # never a cached older card, which hf_hub_download falls back to when the Hub is unreachable
+        get_hf_file_metadata(hf_hub_url(target, REPOCARD_NAME), token=token)
+        with tempfile.TemporaryDirectory() as cache:
+            return ModelCard.load(hf_hub_download(target, REPOCARD_NAME, token=token, cache_dir=cache))
+    except Exception as error:  # only a 404 for the card or the repo confirms there is no card
+        no_card = isinstance(error, (RemoteEntryNotFoundError, RepositoryNotFoundError))
+        if no_card and not isinstance(error, GatedRepoError):  # a gated repo exists, its card unseen
+            return ModelCard.from_template(ModelCardData())
+        raise PublishError(f"cannot read the card of {target} ({_reason(error)}); nothing was published") from error
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def model_name_for(target: Path | str, card: ModelCard, runs: Sequence[Mapping[str, Any]]) -> str:
+    """The model-index `name` when none is given: the card's own, else the Hub repo's name, else the model the runs
+    evaluated. A local card gives no name by itself (its folder's name says nothing about the model)."""
+    if card.data.model_name:
+        return card.data.model_name
+    if isinstance(target, str):
+        return target.split("/")[-1]
+    evaluated = {
+        run["model"]["name"].rstrip("/").split("/")[-1] for run in runs if (run.get("model") or {}).get("name")
+    }
+    if len(evaluated) != 1:
+        named = f"name {len(evaluated)} models" if evaluated else "name none"
+        raise ValueError(f"{target}: the card names no model and the results {named}: give --model-name")
+    return evaluated.pop()
 
 
 def publish(
@@ -163,17 +275,27 @@ def publish(
     token: str | None = None,
     dry_run: bool = False,
     create_pr: bool = False,
+    allow_partial: bool = False,
+    model_name: str | None = None,
 ) -> str:
     """Merge `runs` (results files) into the card of `target` (a Hub model id, or a local README.md written in place)
-    and return the new card text; with `dry_run` nothing is written or pushed."""
-    local = Path(target).is_file()
-    card = card_with_results(load_card(target, token), runs, model_name=Path(target).parent.name if local else target)
+    and return the new card text; with `dry_run` nothing is written or pushed. Partial runs are refused unless
+    `allow_partial` (then labelled); `model_name` is the model-index's `name` (default: see `model_name_for`)."""
+    resolved = resolve_target(target)
+    for run in runs:  # refuse before any request to the Hub
+        coverage_label(run, allow_partial)
+    card = load_card(resolved, token)
+    name = model_name or model_name_for(resolved, card, runs)
+    card = card_with_results(card, runs, name, allow_partial)
     text = str(card)
     if dry_run:
         return text
-    if local:
-        Path(target).write_text(text, encoding="utf-8")
-    else:
-        names = ", ".join(sorted({run["benchmark"]["name"] for run in runs}))
-        card.push_to_hub(target, token=token, commit_message=f"Evaluation results: {names}", create_pr=create_pr)
+    if isinstance(resolved, Path):
+        resolved.write_text(text, encoding="utf-8")
+        return text
+    names = ", ".join(sorted({run["benchmark"]["name"] for run in runs}))
+    try:
+        card.push_to_hub(resolved, token=token, commit_message=f"Evaluation results: {names}", create_pr=create_pr)
+    except Exception as error:
+        raise PublishError(f"pushing the card to {resolved} failed ({_reason(error)})") from error
     return text

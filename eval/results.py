@@ -14,6 +14,7 @@ from cursorcore import __version__
 
 PASS = "pass"
 FAIL = "fail"
+MISSING = "missing"  # the verdict of a task that had no solution: it counts as failed
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -137,6 +138,7 @@ class Run:
     categories: tuple[str, ...] = ()
     model: dict[str, Any] | None = None
     generation: dict[str, Any] | None = None
+    total_tasks: int | None = None  # the benchmark's full task count, when `tasks` holds only some (--limit)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -146,6 +148,20 @@ class Run:
     @property
     def errors(self) -> int:
         return sum(task.errors for task in self.tasks)
+
+    @property
+    def answered(self) -> int:
+        """Tasks that had at least one solution."""
+        return sum(any(sample.base != MISSING for sample in task.samples) for task in self.tasks)
+
+    @property
+    def task_count(self) -> dict[str, int]:
+        """How much of the benchmark the scores cover, so that a partial run is never read as a full score."""
+        return {"scored": len(self.tasks), "answered": self.answered, "benchmark": self.total_tasks or len(self.tasks)}
+
+    @property
+    def partial(self) -> bool:
+        return self.answered < self.task_count["benchmark"]
 
     @property
     def model_name(self) -> str:
@@ -162,6 +178,7 @@ class Run:
             "harness": self.harness,
             "created": self.created,
             "scores": self.scores,
+            "task_count": self.task_count,
             "errors": self.errors,
             "tasks": [task.to_dict() for task in self.tasks],
         }

@@ -1,5 +1,6 @@
 """The `cursorcore` command, run as a user would run it."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -15,27 +16,45 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120)
 
 
-def _subcommands() -> list[list[str]]:
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)command's parser by its command line ("" for the top level)."""
     from cursorcore.cli import build_parser
 
-    found = []
+    found = {}
 
     def walk(parser, prefix):
+        found[" ".join(prefix)] = parser
         for action in parser._actions:
-            if action.__class__.__name__ == "_SubParsersAction":
+            if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
-                    found.append([*prefix, name])
                     walk(sub, [*prefix, name])
 
     walk(build_parser(), [])
     return found
 
 
-@pytest.mark.parametrize("command", [[], *_subcommands()], ids=lambda c: " ".join(c) or "top")
+@pytest.mark.parametrize("command", list(_parsers()), ids=lambda c: c or "top")
 def test_every_subcommand_has_help(command):
-    result = run(*command, "--help")
+    result = run(*command.split(), "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: cursorcore" in result.stdout
+
+
+def test_every_option_and_argument_says_what_it_is():
+    undocumented = [
+        f"{command} {action.option_strings[-1] if action.option_strings else action.dest}"
+        for command, parser in _parsers().items()
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert undocumented == []
+
+
+def test_a_usage_error_shows_the_usage_of_its_subcommand():
+    result = run("eval", "publish", "results.json", "--repo", "x/y", "--no-such-option")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: cursorcore eval publish ")
+    assert "unrecognized arguments: --no-such-option" in result.stderr
 
 
 def test_render_prints_training_text_and_reports_bad_rows(tmp_path):

@@ -82,12 +82,8 @@ def test_humaneval_command_scores_like_evalplus(humaneval_path, humanevalplus, t
     rows += [{"task_id": "HumanEval/1", "completion": "    return []\n"}]
     output = tmp_path / "results.json"
     solutions = _solutions_file(tmp_path / "samples.jsonl", rows)
-    assert (
-        main(
-            ["eval", "humaneval", "--solutions", solutions, "--dataset", str(humaneval_path), "--output", str(output)]
-        )
-        == 0
-    )
+    arguments = ["eval", "humaneval", "--solutions", solutions, "--humanevalplus", str(humaneval_path)]
+    assert main([*arguments, "--output", str(output)]) == 0
     tasks = {t["task_id"]: t for t in json.loads(output.read_text())["tasks"]}
     assert (tasks["HumanEval/0"]["base"], tasks["HumanEval/0"]["plus"]) == ("pass", "pass")
     assert (tasks["HumanEval/1"]["base"], tasks["HumanEval/2"]["base"]) == ("fail", "fail")
@@ -102,9 +98,12 @@ def test_bad_input_is_exit_status_2(paths, tmp_path, capsys):
 
 def test_publish_command_dry_run(tmp_path, capsys):
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"benchmark": {"name": "APEval"}, "scores": {"Avg": {"base": {"pass@1": 5.0}}}}))
+    counts = {"scored": 164, "answered": 164, "benchmark": 164}
+    run = {"benchmark": {"name": "APEval"}, "scores": {"Avg": {"base": {"pass@1": 5.0}}}, "task_count": counts}
+    results.write_text(json.dumps(run | {"model": {"name": "some-org/some-model"}}))
     readme = tmp_path / "README.md"
     readme.write_text("---\nlicense: mit\n---\n# model\n")
     assert main(["eval", "publish", str(results), "--repo", str(readme), "--dry-run"]) == 0
-    assert "TechxGenus/APEval" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "TechxGenus/APEval" in printed and "- name: some-model\n" in printed  # the evaluated model names it
     assert readme.read_text() == "---\nlicense: mit\n---\n# model\n"

@@ -5,7 +5,15 @@ from itertools import combinations
 
 import pytest
 
-from cursorcore.eval.results import Run, SampleResult, TaskResult, category_scores, markdown_table, pass_at_k
+from cursorcore.eval.results import (
+    MISSING,
+    Run,
+    SampleResult,
+    TaskResult,
+    category_scores,
+    markdown_table,
+    pass_at_k,
+)
 
 
 @pytest.mark.parametrize(("n", "c", "k"), [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (10, 9, 10), (4, 4, 3)])
@@ -57,3 +65,12 @@ def test_results_file_holds_one_entry_per_task_with_pass_or_fail(tmp_path):
     assert data["tasks"][0]["samples"][0] == {"base": "pass", "plus": "timeout"}
     assert data["errors"] == 1
     assert data["scores"]["C"]["base"] == {"pass@1": pytest.approx(25.0)}
+
+
+def test_results_file_says_how_much_of_the_benchmark_the_scores_cover():
+    tasks = [_task("a", "C", ("pass", "pass")), _task("b", "C", (MISSING, MISSING))]
+    limited = Run(benchmark={"name": "X"}, tasks=tasks, harness={}, total_tasks=10).to_dict()
+    assert limited["task_count"] == {"scored": 2, "answered": 1, "benchmark": 10}
+    full = Run(benchmark={"name": "X"}, tasks=tasks[:1], harness={})
+    assert full.to_dict()["task_count"] == {"scored": 1, "answered": 1, "benchmark": 1} and not full.partial
+    assert Run(benchmark={"name": "X"}, tasks=tasks, harness={}).partial  # a task without a solution
