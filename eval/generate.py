@@ -28,6 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from cursorcore.processing.formats import FORMATS, EditFormatError, tolerant
@@ -64,10 +65,12 @@ EXAMPLE_ANSWER = NEXT_START + fence("i = 1\nj = 2\nk = i + j", "python") + NEXT_
 @dataclass(frozen=True)
 class Prompt:
     """What a model is given: chat `messages`, raw `text` to continue, or both (chat servers take the messages,
-    transformers the text)."""
+    transformers the text). `cursorcore_format`: the answer is written with CursorCore's special tokens, which the
+    server must leave in the text."""
 
     messages: list[dict[str, str]] | None = None
     text: str | None = None
+    cursorcore_format: bool = False
 
 
 def describe(sample: Sample) -> str:
@@ -85,7 +88,7 @@ def build_prompt(sample: Sample, mode: str, target_area: bool = False) -> Prompt
     shown = sample if target_area else replace(sample, loc=None)
     if mode in FORMATS:
         messages = sample_messages(shown, mode, history_sees_target=True)
-        return Prompt(messages=messages, text=render_text(messages, add_generation_prompt=True))
+        return Prompt(messages, render_text(messages, add_generation_prompt=True), cursorcore_format=True)
     if mode == "instruct":
         return Prompt(
             messages=[
@@ -184,14 +187,42 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
 class ServerGenerator(Generator):
     """A model behind the LLM backends (`cursorcore.processing.llm`): the local llama.cpp server (SmolLM2 by
     default), a running endpoint (TGI, vLLM, SGLang, llama.cpp) or TGI launched here. Chat prompts go to the chat API;
-    `base` prompts need TGI's text-generation API."""
+    `base` prompts need TGI's text-generation API.
 
-    def __init__(self, config: Any) -> None:
+    CursorCore-format prompts (wf, lc, sr) are sent as CursorCore's `eval_apeval.py` sends them: with
+    `skip_special_tokens: false`, without which vLLM and SGLang drop <|search_and_replace|> and the other tokens an
+    answer is written with, and, when given, a `chat_template` (a template name such as CursorCore's
+    "assistant-conversation" for its released models, or the template text). The template is not sent by default:
+    vLLM refuses request templates unless started with `--trust-request-chat-template`, and a model trained here
+    carries the CursorCore template as its own."""
+
+    def __init__(self, config: Any, chat_template: str | None = None) -> None:
         from cursorcore.processing.llm import make_backend
 
         self.config = config
+        self.chat_template_name = chat_template
         self.backend = make_backend(config)
         self.backend.start()
+
+    def chat_template(self) -> str | None:
+        """The template sent with CursorCore-format requests, when one is (the results file hashes it)."""
+        return self.chat_template_name
+
+    def request(self, prompt: Prompt, sampling: Sampling) -> dict[str, Any]:
+        """The generation parameters of one prompt (the messages or text go beside them)."""
+        params = {
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": sampling.seed,
+            "stop": list(STOP),
+            "n": sampling.n,
+        }
+        if prompt.cursorcore_format:
+            params["skip_special_tokens"] = False
+            if self.chat_template_name and prompt.messages is not None:
+                params["chat_template"] = self.chat_template_name
+        return params
 
     def describe(self) -> dict[str, Any]:
         """For a GGUF file served here, its path and sha256 stand for the revision."""
@@ -214,18 +245,11 @@ class ServerGenerator(Generator):
 
         from cursorcore.processing.llm import LLMRequestError
 
-        params = {
-            "max_tokens": sampling.max_tokens,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "seed": sampling.seed,
-            "stop": list(STOP),
-            "n": sampling.n,
-        }
         async with self.backend.client() as client:
             bar = tqdm(total=len(prompts), desc="generating", unit="task", disable=len(prompts) < 10)
 
             async def answer(prompt: Prompt) -> list[str]:
+                params = self.request(prompt, sampling)
                 try:
                     if prompt.messages is not None:
                         generation = await client.chat(prompt.messages, **params)
@@ -303,7 +327,8 @@ class TransformersGenerator(Generator):
 
 def make_generator(backend: str, model: str | None = None, **options: Any) -> Generator:
     """`transformers` for a local model run here; `local`, `endpoint` or `tgi` for the LLM backends (`model` is then
-    the GGUF file, the served model name, or the model to launch; `endpoint_url` goes with `endpoint`)."""
+    the GGUF file, the served model name, or the model to launch; `endpoint_url` goes with `endpoint`;
+    `chat_template`, a template name or a file holding one, is sent with CursorCore-format chat requests)."""
     if backend == "transformers":
         if not model:
             raise ValueError("the transformers backend needs --model (a Hub id or a local folder)")
@@ -313,7 +338,10 @@ def make_generator(backend: str, model: str | None = None, **options: Any) -> Ge
     settings = {"backend": backend, "model": model, "endpoint_url": options.get("endpoint_url")}
     if backend == "local":  # llama.cpp answers one request at a time: queueing more only risks client timeouts
         settings |= {"max_concurrency": 1, "context_length": 8192}
-    return ServerGenerator(LLMConfig(**settings))
+    template = options.get("chat_template")
+    if template and Path(template).is_file():
+        template = Path(template).read_text(encoding="utf-8")
+    return ServerGenerator(LLMConfig(**settings), chat_template=template)
 
 
 def generate_solutions(

@@ -136,6 +136,25 @@ def test_local_server_generates_and_answers_become_solutions(llm_server):
     assert len(sampled[0]) == 2
 
 
+def test_cursorcore_format_requests_keep_special_tokens_as_cursorcores_harness_sends_them(llm_server):
+    """eval_apeval.py sends `skip_special_tokens: false` (and its chat template) for wf/lc/sr only."""
+    with ServerGenerator(llm_server.endpoint_config(), chat_template="assistant-conversation") as generator:
+        sampling = Sampling(max_tokens=8)
+        for mode in ("wf", "lc", "sr"):
+            params = generator.request(build_prompt(TASK, mode), sampling)
+            assert (params["skip_special_tokens"], params["chat_template"]) == (False, "assistant-conversation")
+            assert (params["stop"], params["temperature"]) == (["<|next_end|>"], 0.0)
+        for mode in ("instruct", "base"):
+            assert {"skip_special_tokens", "chat_template"}.isdisjoint(
+                generator.request(build_prompt(TASK, mode), sampling)
+            )
+        assert generator.chat_template() == "assistant-conversation"
+
+
+def test_sampling_defaults_are_cursorcores_apeval_settings():
+    assert (Sampling().temperature, Sampling().max_tokens) == (0.0, 3072)  # --temperature 0.0, --max_tokens 3072
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A 1-layer random Llama with a byte-level BPE tokenizer that knows the CursorCore tokens, saved like a Hub
