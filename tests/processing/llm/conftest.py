@@ -1,5 +1,5 @@
 """Tiny real HTTP servers on 127.0.0.1 for the LLM tests: a proxy in front of the llama.cpp server that counts
-requests and fails some on purpose (429, 5xx, dropped connections), and TGI-shaped stubs."""
+requests and fails some on purpose (429, 5xx, dropped connections), and the TGI stand-in in front of it."""
 
 import http.client
 import json
@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 import pytest
+
+from cursorcore.processing.llm.tgi_standin import StandinSettings, TGIStandin
 
 # (method, path, body) -> (status, headers, body), or None to close the connection without an answer
 Respond = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes] | None]
@@ -105,3 +107,17 @@ def proxy(http_server) -> Callable[..., LocalHTTPServer]:
         return http_server(forwarding(upstream, failures))
 
     return start
+
+
+@pytest.fixture
+def standin(llm_server) -> Iterator[Callable[..., TGIStandin]]:
+    """Factory: `standin(**settings)` → a TGI stand-in (StandinSettings) in front of the session's llama.cpp server."""
+    started: list[TGIStandin] = []
+
+    def start(**settings) -> TGIStandin:
+        started.append(TGIStandin(StandinSettings(upstream=llm_server.base_url, **settings)).serve())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()

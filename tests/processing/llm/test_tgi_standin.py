@@ -5,11 +5,20 @@ import asyncio
 
 import httpx2
 import pytest
+from datatrove.data import Document
 from loguru import logger
 
-from cursorcore.processing.llm import EndpointBackend, LLMClient, LLMConfig, LLMRequestError
-from cursorcore.processing.llm.tgi_standin import StandinSettings, TGIStandin
+from cursorcore.processing.llm import (
+    EndpointBackend,
+    LLMClient,
+    LLMConfig,
+    LLMRequestError,
+    RolloutRunner,
+    chunked_jsonl_writer,
+    reject,
+)
 from cursorcore.tokens import IM_END, NEXT_END, NEXT_START, SEARCH_AND_REPLACE
+from tests.processing.llm.test_runtime import run_pipeline, total
 
 MESSAGES = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
 STOPS = ["\n\n\n", "###", "</response>", "<|endoftext|>", "\nEND", "Q:"]
@@ -19,20 +28,6 @@ ECHO = [
     {"role": "assistant", "content": f"{NEXT_START}print(1){NEXT_END}"},
     {"role": "user", "content": f"Echo: {NEXT_START}x = 2{NEXT_END}"},
 ]
-
-
-@pytest.fixture
-def standin(llm_server):
-    """Factory: `standin(**settings)` → a TGI stand-in serving in front of the session's llama.cpp server."""
-    started: list[TGIStandin] = []
-
-    def start(**settings) -> TGIStandin:
-        started.append(TGIStandin(StandinSettings(upstream=llm_server.base_url, **settings)).serve())
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def run(url: str, calls, **options):
@@ -185,3 +180,29 @@ def test_special_tokens_survive_llama_cpp(llm_server):
 
     answer, _ = run(llm_server.base_url, calls, server="llama.cpp")
     assert answer.text.startswith(f"{SEARCH_AND_REPLACE}\n{NEXT_START}") and answer.text.endswith(NEXT_END)
+
+
+async def top_p_rollout(document, generate):
+    """A synthesis step that turns a refused request into a rejection, as the synthesis kinds do."""
+    request = {
+        "messages": [{"role": "user", "content": document.text}],
+        "max_tokens": 4,
+        "top_p": document.metadata["top_p"],
+    }
+    try:
+        return {"text": (await generate(request)).text}
+    except LLMRequestError as error:
+        return reject("llm_request_error", str(error))
+
+
+def test_refusals_and_overload_waits_reach_the_step_stats(standin, tmp_path):
+    tgi = standin(max_concurrent_requests=1)
+    # `server: openai` forces the settings through unshaped: top_p 1.0 is refused, 0.9 is fine
+    llm = LLMConfig(backend="endpoint", endpoint_url=tgi.url, server="openai", max_concurrency=4, backoff_max=0.2)
+    documents = [Document(text=f"Say {k}.", id=str(k), metadata={"top_p": 1.0 if k % 2 else 0.9}) for k in range(6)]
+    step = RolloutRunner(top_p_rollout, llm, chunked_jsonl_writer(tmp_path / "out", compression=None), tmp_path / "c")
+    stats = run_pipeline(step, documents, tmp_path / "logs")
+    assert total(stats, "llm_validation") == total(stats, "rejected_llm_request_error") == 3
+    assert total(stats, "llm_calls") == 3
+    assert total(stats, "llm_overload_waits") == tgi.stats.overloaded > 0
+    assert total(stats, "llm_retries") == tgi.stats.overloaded
