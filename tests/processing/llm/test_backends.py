@@ -111,3 +111,9 @@ def test_a_server_that_dies_on_start_shows_its_log(tmp_path):
 def test_a_missing_model_file_is_reported_before_launch(tmp_path):
     with pytest.raises(ServerStartError, match="GGUF model file not found"):
         LlamaCppBackend(LLMConfig(model=str(tmp_path / "none.gguf"))).start()
+
+
+def test_a_running_servers_endpoint_config_names_its_server(llm_server):
+    config = llm_server.endpoint_config(cache_path="x.sqlite")
+    assert (config.backend, config.server, config.server_kind) == ("endpoint", "llama.cpp", "llama.cpp")
+    assert config.endpoint_url == llm_server.base_url and config.cache_path == "x.sqlite"

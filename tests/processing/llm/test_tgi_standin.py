@@ -41,7 +41,7 @@ def run(url: str, calls, **options):
 
 
 def test_shaped_requests_pass_tgi_validation(standin):
-    tgi = standin()
+    tgi = standin(max_stop_sequences=2)  # the client learns the limit from /info
 
     async def calls(client):
         # Self-OSS-Instruct (top_p 1.0, n samples, more stops than TGI takes), the AI programmer (greedy with a
