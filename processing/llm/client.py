@@ -160,6 +160,7 @@ class LLMClient:
         self._rules: ServerRules | None = None if server in ("auto", "tgi") else rules_for(server)
         self._server_honours_n: bool | None = None
         self._health: asyncio.Task[bool] | None = None
+        self._detecting = asyncio.Lock()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         limits = httpx2.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         local = is_loopback(self.base_url)
@@ -227,7 +228,7 @@ class LLMClient:
 
         rules = await self.server_rules()
         honours_n = rules.honours_n if self._server_honours_n is None else self._server_honours_n
-        if n > 1 and (honours_n is False or ("prompt" in request and rules.kind == "tgi")):
+        if n > 1 and honours_n is False:
             generation = await self._emulate_n(request, n)
         else:
             generation = await self._call(request, n)
@@ -243,15 +244,16 @@ class LLMClient:
 
     async def server_rules(self) -> ServerRules:
         """What the server accepts: known from the config, or asked once (TGI's limits come from its `/info`)."""
-        if self._rules is None:
-            rules = await self._with_retries(
-                f"asking {self.base_url} what it serves",
-                lambda: detect_server(self._http, self.base_url, self._headers),
-                counted=False,
-            )
-            if self.server == "tgi" and rules.kind != "tgi":
-                rules = rules_for("tgi")  # a TGI without `/info` (old versions): the launcher's defaults
-            self._rules = rules
+        async with self._detecting:  # the first requests of a run arrive together: one of them asks
+            if self._rules is None:
+                rules = await self._with_retries(
+                    f"asking {self.base_url} what it serves",
+                    lambda: detect_server(self._http, self.base_url, self._headers),
+                    counted=False,
+                )
+                if self.server == "tgi" and rules.kind != "tgi":
+                    rules = rules_for("tgi")  # a TGI without `/info` (old versions): the launcher's defaults
+                self._rules = rules
         return self._rules
 
     async def _emulate_n(self, request: dict[str, Any], n: int, first: Generation | None = None) -> Generation:
@@ -292,7 +294,8 @@ class LLMClient:
         while True:
             try:
                 async with self._semaphore:
-                    self.stats.requests += counted
+                    if counted:
+                        self.stats.requests += 1
                     async with asyncio.timeout(self.request_timeout):
                         return await attempt()
             except Exception as error:  # classified below; unknown errors propagate unchanged
