@@ -126,13 +126,6 @@ def _add_solutions_or_model(parser: argparse.ArgumentParser, answers: bool = Fal
     parser.add_argument("--endpoint-url", metavar="URL", help="base URL of a running server (backend endpoint)")
     parser.add_argument("--revision", metavar="REV", help="model revision (transformers)")
     parser.add_argument(
-        "--chat-template",
-        metavar="NAME_OR_FILE",
-        help="sent with wf/lc/sr chat requests, as CursorCore's harness does: a template name of the served model "
-        "(assistant-conversation for CursorCore's released models) or a Jinja file; vLLM takes it only when started "
-        "with --trust-request-chat-template (default: the model's own template)",
-    )
-    parser.add_argument(
         "--mode",
         choices=("wf", "lc", "sr", "instruct", "base"),
         default="instruct",
@@ -230,8 +223,7 @@ def _generated(args: argparse.Namespace, samples: list) -> tuple[dict[str, list]
     )
     backend = "local" if args.local else args.backend
     model = None if args.local else args.model
-    options = {"endpoint_url": args.endpoint_url, "revision": args.revision, "chat_template": args.chat_template}
-    with make_generator(backend, model, **options) as generator:
+    with make_generator(backend, model, endpoint_url=args.endpoint_url, revision=args.revision) as generator:
         answers = generate_solutions(samples, generator, args.mode, sampling, args.target_area, args.extraction)
         described, chat_template = generator.describe(), generator.chat_template()
     generation = {

@@ -3,9 +3,8 @@
 Prompt modes:
 
 * `wf`, `lc`, `sr`: the CursorCore conversation (history, current, user) for models trained in this format; the
-  answer is `<|next_start|>{edit}<|next_end|>` in that edit format. Chat servers render the conversation with the
-  model's own template (a CursorCore model carries `train_configs/chat_template.jinja`); transformers uses the same
-  text directly.
+  answer is `<|next_start|>{edit}<|next_end|>` in that edit format. Servers and transformers get the conversation as
+  the text CursorCore's chat template renders (`train_configs/chat_template.jinja`), generation prompt included.
 * `instruct`: one user message through the model's own chat template, with CursorCore's one-shot example first.
 * `base`: CursorCore's completion prompt for base models (`<|messages_start|>...<|messages_end|>`).
 
@@ -28,7 +27,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from cursorcore.processing.formats import FORMATS, EditFormatError, tolerant
@@ -186,27 +184,23 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> str:
 
 class ServerGenerator(Generator):
     """A model behind the LLM backends (`cursorcore.processing.llm`): the local llama.cpp server (SmolLM2 by
-    default), a running endpoint (TGI, vLLM, SGLang, llama.cpp) or TGI launched here. Chat prompts go to the chat API;
-    `base` prompts need TGI's text-generation API.
+    default), a running endpoint (TGI, vLLM, SGLang, llama.cpp) or TGI launched here. Instruct prompts go to the chat
+    API with the model's own template; `base` prompts to the text-completion API.
 
-    CursorCore-format prompts (wf, lc, sr) are sent as CursorCore's `eval_apeval.py` sends them: with
-    `skip_special_tokens: false`, without which vLLM and SGLang drop <|search_and_replace|> and the other tokens an
-    answer is written with, and, when given, a `chat_template` (a template name such as CursorCore's
-    "assistant-conversation" for its released models, or the template text). The template is not sent by default:
-    vLLM refuses request templates unless started with `--trust-request-chat-template`, and a model trained here
-    carries the CursorCore template as its own."""
+    CursorCore-format prompts (wf, lc, sr) go to the text-completion API as the text CursorCore's
+    "assistant-conversation" template renders (its `eval_apeval.py` asks the server for that template by name):
+    the same bytes, without needing the template on the server, vLLM's `--trust-request-chat-template` for a
+    request template, or a chat route that takes the roles `history` and `current` (llama.cpp's refuses them). They
+    carry `skip_special_tokens: false`, as CursorCore's requests do (vLLM and SGLang would otherwise drop
+    <|search_and_replace|> and the other tokens an answer is written with), and `add_special_tokens: false`, so no
+    BOS token is added that the chat route would not add."""
 
-    def __init__(self, config: Any, chat_template: str | None = None) -> None:
+    def __init__(self, config: Any) -> None:
         from cursorcore.processing.llm import make_backend
 
         self.config = config
-        self.chat_template_name = chat_template
         self.backend = make_backend(config)
         self.backend.start()
-
-    def chat_template(self) -> str | None:
-        """The template sent with CursorCore-format requests, when one is (the results file hashes it)."""
-        return self.chat_template_name
 
     def request(self, prompt: Prompt, sampling: Sampling) -> dict[str, Any]:
         """The generation parameters of one prompt (the messages or text go beside them)."""
@@ -219,9 +213,7 @@ class ServerGenerator(Generator):
             "n": sampling.n,
         }
         if prompt.cursorcore_format:
-            params["skip_special_tokens"] = False
-            if self.chat_template_name and prompt.messages is not None:
-                params["chat_template"] = self.chat_template_name
+            params |= {"skip_special_tokens": False, "add_special_tokens": False}
         return params
 
     def describe(self) -> dict[str, Any]:
@@ -251,10 +243,10 @@ class ServerGenerator(Generator):
             async def answer(prompt: Prompt) -> list[str]:
                 params = self.request(prompt, sampling)
                 try:
-                    if prompt.messages is not None:
-                        generation = await client.chat(prompt.messages, **params)
-                    else:
+                    if prompt.text is not None:
                         generation = await client.text_generation(prompt.text, **params)
+                    else:
+                        generation = await client.chat(prompt.messages, **params)
                 except LLMRequestError as error:
                     if error.status not in REFUSED_PROMPT:  # a wrong URL or API (404): nothing will work
                         raise
@@ -327,8 +319,7 @@ class TransformersGenerator(Generator):
 
 def make_generator(backend: str, model: str | None = None, **options: Any) -> Generator:
     """`transformers` for a local model run here; `local`, `endpoint` or `tgi` for the LLM backends (`model` is then
-    the GGUF file, the served model name, or the model to launch; `endpoint_url` goes with `endpoint`;
-    `chat_template`, a template name or a file holding one, is sent with CursorCore-format chat requests)."""
+    the GGUF file, the served model name, or the model to launch; `endpoint_url` goes with `endpoint`)."""
     if backend == "transformers":
         if not model:
             raise ValueError("the transformers backend needs --model (a Hub id or a local folder)")
@@ -338,10 +329,7 @@ def make_generator(backend: str, model: str | None = None, **options: Any) -> Ge
     settings = {"backend": backend, "model": model, "endpoint_url": options.get("endpoint_url")}
     if backend == "local":  # llama.cpp answers one request at a time: queueing more only risks client timeouts
         settings |= {"max_concurrency": 1, "context_length": 8192}
-    template = options.get("chat_template")
-    if template and Path(template).is_file():
-        template = Path(template).read_text(encoding="utf-8")
-    return ServerGenerator(LLMConfig(**settings), chat_template=template)
+    return ServerGenerator(LLMConfig(**settings))
 
 
 def generate_solutions(

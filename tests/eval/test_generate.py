@@ -136,19 +136,22 @@ def test_local_server_generates_and_answers_become_solutions(llm_server):
     assert len(sampled[0]) == 2
 
 
-def test_cursorcore_format_requests_keep_special_tokens_as_cursorcores_harness_sends_them(llm_server):
-    """eval_apeval.py sends `skip_special_tokens: false` (and its chat template) for wf/lc/sr only."""
-    with ServerGenerator(llm_server.endpoint_config(), chat_template="assistant-conversation") as generator:
+def test_cursorcore_format_prompts_go_as_cursorcores_template_text_keeping_special_tokens(llm_server):
+    """wf/lc/sr: the text of CursorCore's "assistant-conversation" template through the completion route, with
+    `skip_special_tokens: false` as its eval_apeval.py sends; llama.cpp's server answers it (its chat route refuses
+    the roles `history` and `current`)."""
+    with ServerGenerator(llm_server.endpoint_config()) as generator:
         sampling = Sampling(max_tokens=8)
         for mode in ("wf", "lc", "sr"):
-            params = generator.request(build_prompt(TASK, mode), sampling)
-            assert (params["skip_special_tokens"], params["chat_template"]) == (False, "assistant-conversation")
+            prompt = build_prompt(TASK, mode)
+            assert prompt.text.endswith("<|im_start|>assistant\n<|next_start|>")
+            params = generator.request(prompt, sampling)
+            assert (params["skip_special_tokens"], params["add_special_tokens"]) == (False, False)
             assert (params["stop"], params["temperature"]) == (["<|next_end|>"], 0.0)
         for mode in ("instruct", "base"):
-            assert {"skip_special_tokens", "chat_template"}.isdisjoint(
-                generator.request(build_prompt(TASK, mode), sampling)
-            )
-        assert generator.chat_template() == "assistant-conversation"
+            assert "skip_special_tokens" not in generator.request(build_prompt(TASK, mode), sampling)
+        [[answer]] = generator.generate([build_prompt(TASK, "lc")], sampling)
+        assert answer and "<|next_end|>" not in answer
 
 
 def test_sampling_defaults_are_cursorcores_apeval_settings():
