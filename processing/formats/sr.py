@@ -23,6 +23,7 @@ from cursorcore.processing.formats.tolerant import read_sr
 from cursorcore.tokens import SEARCH_AND_REPLACE
 
 MERGE_GAP = 2
+MATCHER_SLACK = 8  # extra context lines tried for a search block CursorCore's matcher can place
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,7 @@ def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
     while index < len(hunks):
         low = hunks[index - 1].old_end if index else 0
         high = hunks[index + 1].old_start if index + 1 < len(hunks) else len(old)
-        widened = _smallest_widening(hunks[index], old, low, high, shape.finds) or _smallest_widening(
-            hunks[index], old, low, high, lambda _hunk: True
-        )
+        widened = _smallest_widening(hunks[index], old, low, high, shape.finds)
         if widened is not None:
             hunks[index] = widened
             index += 1
@@ -66,14 +65,21 @@ def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
     return hunks
 
 
-def _smallest_widening(hunk: Hunk, old: list[str], low: int, high: int, also: Callable[[Hunk], bool]) -> Hunk | None:
+def _smallest_widening(hunk: Hunk, old: list[str], low: int, high: int, found: Callable[[Hunk], bool]) -> Hunk | None:
+    """The smallest valid widening (fewest lines, then fewest on the right) that `found` accepts, looking at most
+    `MATCHER_SLACK` lines past the smallest valid one; else that smallest valid one; None when there is none."""
     room_left, room_right = hunk.old_start - low, high - hunk.old_end
+    smallest: tuple[int, Hunk] | None = None
     for total in range(room_left + room_right + 1):
+        if smallest is not None and total > smallest[0] + MATCHER_SLACK:
+            break
         for right in range(max(0, total - room_left), min(total, room_right) + 1):
             candidate = hunk.widened(total - right, right)
-            if _is_valid_search(candidate, old) and also(candidate):
-                return candidate
-    return None
+            if _is_valid_search(candidate, old):
+                if found(candidate):
+                    return candidate
+                smallest = smallest or (total, candidate)
+    return smallest[1] if smallest else None
 
 
 def _is_valid_search(hunk: Hunk, old: list[str]) -> bool:
