@@ -111,3 +111,14 @@ def _humaneval_rows(path):
 
     with gzip.open(path, "rt", encoding="utf-8") as file:
         return [json.loads(line) for line in file if line.strip()]
+
+
+def test_generated_run_records_the_extraction(llm_server, apeval_path, humaneval_path, tmp_path):
+    """A CursorCore-format mode end to end on the local llama.cpp server: prompts as the template's text."""
+    output = tmp_path / "results.json"
+    arguments = ["eval", "apeval", "--backend", "endpoint", "--endpoint-url", llm_server.base_url, "--model"]
+    arguments += [llm_server.served_model, "--mode", "lc", "--extraction", "strict", "--limit", "1"]
+    arguments += ["--max-tokens", "16", "--output", str(output), "--apeval", str(apeval_path)]
+    assert main([*arguments, "--humanevalplus", str(humaneval_path)]) == 0
+    generation = json.loads(output.read_text())["generation"]
+    assert (generation["prompt_mode"], generation["extraction"], generation["max_tokens"]) == ("lc", "strict", 16)
