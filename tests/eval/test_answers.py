@@ -28,7 +28,8 @@ def test_cli_choices_are_the_harness_choices():
     assert (answers.MODES, answers.EXTRACTIONS) == (generate.MODES, generate.EXTRACTIONS)
 
 
-@pytest.mark.parametrize(("mode", "target_area"), [("lc", True), ("sr", False), ("base", True)])
+@pytest.mark.parametrize("target_area", [False, True])
+@pytest.mark.parametrize("mode", answers.MODES)
 def test_prompts_command_prints_cursorcores_prompt_per_task(apeval_path, tasks, capsys, mode, target_area):
     arguments = ["eval", "prompts", "--mode", mode, "--apeval", str(apeval_path)]
     assert main(arguments + (["--target-area"] if target_area else [])) == 0
