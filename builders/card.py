@@ -65,6 +65,9 @@ class CardInfo:
     overview: Overview | None = None  # the figure: rows per source and the length distribution
     default_config: str | None = None  # the config `load_dataset(repo_id)` opens (the first one otherwise)
     details: str = ""  # markdown: how the configs and splits are organised, and why
+    license_name: str | None = None  # the Hub asks for one with `license: other`
+    notice: str = ""  # markdown shown right under the summary (e.g. what a demonstration build is not)
+    shapes_config: str | None = None  # a config of samples (history, user, chat, loc): count its sample shapes
 
 
 def size_category(rows: int) -> str:
@@ -90,16 +93,36 @@ def _shard_paths(folder: Path, config: str, split: str) -> list[str]:
     return [f"data/{config}/{shard.name}" for shard in split_files(folder, config, split)]
 
 
-def _examples(folder: Path, limit: int = 2, max_chars: int = 1500) -> list[str]:
-    shards = sorted((folder / "data").glob("*/*.parquet"))
-    if not shards:
+def _examples(folder: Path) -> list[dict[str, str]]:
+    """One whole row per config, the shortest, so a reader sees every field of every config without a cut."""
+    examples = []
+    for config in sorted(p for p in (folder / "data").glob("*") if p.is_dir()):
+        rows = [row for shard in sorted(config.glob("*.parquet")) for row in pq.read_table(shard).to_pylist()]
+        texts = [json.dumps(row, ensure_ascii=False, indent=2, default=str) for row in rows]
+        if texts:
+            examples.append({"config": config.name, "json": min(texts, key=len)})
+    return examples
+
+
+SHAPES = ("C", "H+C", "C+U", "H+C+U")  # CursorCore's (and APEval's) names: history, current code, user instruction
+
+
+def _shapes(folder: Path, config: str | None) -> list[dict[str, object]]:
+    """Per source: how many samples have each combination of history and instruction, a chat explanation and a
+    target area (`loc`), from the rows of `config` (all splits)."""
+    if not config:
         return []
-    rows = pq.read_table(shards[0]).slice(0, limit).to_pylist()
-    shown = []
-    for row in rows:
-        text = json.dumps(row, ensure_ascii=False, indent=2, default=str)
-        shown.append(text if len(text) <= max_chars else text[:max_chars] + "\n  ... (truncated)")
-    return shown
+    counts: dict[str, dict[str, int]] = {}
+    for shard in sorted((folder / "data" / config).glob("*.parquet")):
+        table = pq.read_table(shard, columns=["source", "history", "user", "chat", "loc"])
+        for row in table.to_pylist():
+            shape = ("H+" if row["history"] else "") + ("C+U" if row["user"] else "C")
+            tally = counts.setdefault(row["source"], dict.fromkeys([*SHAPES, "chat", "loc", "rows"], 0))
+            tally[shape] += 1
+            tally["chat"] += bool(row["chat"])
+            tally["loc"] += row["loc"] is not None
+            tally["rows"] += 1
+    return [{"source": source, **tally} for source, tally in sorted(counts.items())]
 
 
 def write_card(
@@ -130,6 +153,7 @@ def write_card(
     card_data = DatasetCardData(
         pretty_name=info.pretty_name,
         license=info.license,
+        **({"license_name": info.license_name} if info.license_name else {}),
         language=info.language,
         task_categories=info.task_categories,
         size_categories=[size_category(total)],
@@ -159,6 +183,9 @@ def write_card(
         funnel=[(readable_stage(stage), readable_counters(counters)) for stage, counters in report.stats.items()],
         mutation=mutation_table(report.folder),
         examples=_examples(report.folder),
+        shapes=_shapes(report.folder, info.shapes_config if info.shapes_config in layout else None),
+        shapes_config=info.shapes_config,
+        notice=info.notice,
         figure={"path": FIGURE, "description": describe(summary)} if summary else None,
         citations="\n\n".join(CITATIONS[key] for key in info.citations),
     )

