@@ -77,7 +77,8 @@ def _fit_open_top_p(params: dict[str, Any]) -> None:
 
     top_p >= 1 keeps the whole distribution, which is what leaving it out does; top_p <= 0 keeps the single most
     likely token, which is greedy decoding. Greedy requests (temperature 0) lose top_p and top_k: TGI samples as
-    soon as any of them is set, whatever `do_sample` says.
+    soon as any of them is set, whatever `do_sample` says (`server/text_generation_server/utils/tokens.py`,
+    `NextTokenChooser`: `sampling = do_sample or has_warpers`).
     """
     top_p = params.get("top_p")
     if top_p is not None and top_p >= 1:

@@ -17,7 +17,9 @@ v3.x (router at commit 01067f8, workspace version 3.1.1-dev0):
 * overload (`router/src/infer/mod.rs`): past `max_concurrent_requests` requests in flight the answer is HTTP 429
   `{"error": "Model is overloaded", "error_type": "overloaded"}`, before validation;
 * decoding: the generated text leaves special tokens out, token details mark them `special: true`, the text keeps
-  the stop sequence that ended it, and an end-of-sequence token ends `details.tokens`.
+  the stop sequence that ended it, and an end-of-sequence token ends `details.tokens`; a request samples when
+  `do_sample` is set or any warper is (temperature != 1, top_k, top_p < 1, typical_p < 1), else decodes greedily
+  (`server/text_generation_server/utils/tokens.py`, `NextTokenChooser`).
 
 Two things are emulated rather than taken from TGI: the tokenizer is a CursorCore one for special tokens (the
 CursorCore tokens in the upstream's text count as special tokens, as they would for a CursorCore model, while
@@ -224,7 +226,7 @@ class TGIStandin:
 
     async def _generate(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("inputs") or ""
-        parameters = dict(body.get("parameters") or {})
+        parameters = {k: v for k, v in (body.get("parameters") or {}).items() if v is not None}  # null: unset
         max_new_tokens = await self._validate(parameters, inputs)
         raw, finish, usage = await self._upstream(
             "/v1/completions", {"prompt": inputs}, parameters, max_new_tokens, parameters.get("stop") or []
@@ -367,11 +369,17 @@ class TGIStandin:
         Stop sequences are matched here, on the text with special tokens as TGI does, and kept in it; llama.cpp
         would drop them and could not say whether a stop sequence or the end-of-sequence token ended the answer.
         """
-        upstream = {
-            **body,
-            "max_tokens": max_new_tokens,
-            "temperature": parameters.get("temperature", 1.0) if parameters.get("do_sample") else 0.0,
-        }
+        # TGI samples when asked to or when any warper is set, whatever do_sample says
+        # (server/text_generation_server/utils/tokens.py, NextTokenChooser: sampling = do_sample or has_warpers)
+        warpers = (
+            parameters.get("temperature", 1.0) != 1.0
+            or parameters.get("top_k", 0) != 0
+            or parameters.get("top_p", 1.0) < 1.0
+            or parameters.get("typical_p", 1.0) < 1.0
+        )
+        sampling = bool(parameters.get("do_sample")) or warpers
+        upstream = {**body, "max_tokens": max_new_tokens, "temperature": parameters.get("temperature", 1.0)}
+        upstream["temperature"] = upstream["temperature"] if sampling else 0.0
         for name in ("top_p", "top_k", "seed", "frequency_penalty"):
             if parameters.get(name) is not None:
                 upstream[name] = parameters[name]
