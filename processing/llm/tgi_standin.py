@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -425,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     args = vars(parser.parse_args(argv))
     port = args.pop("port")
+    # Ctrl-C and `kill` both stop it, also when started with SIGINT ignored (a shell's `&` job, as a rehearsal does)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     standin = TGIStandin(StandinSettings(**args)).serve(port)
     print(f"TGI stand-in on {standin.url} in front of {args['upstream']}; Ctrl-C stops it", flush=True)
     try:

@@ -2,6 +2,9 @@
 source) in front of the real llama.cpp server with SmolLM2, and the special-token round trip per server."""
 
 import asyncio
+import signal
+import subprocess
+import sys
 
 import httpx2
 import pytest
@@ -17,6 +20,7 @@ from cursorcore.processing.llm import (
     chunked_jsonl_writer,
     reject,
 )
+from cursorcore.processing.llm.process import free_port
 from cursorcore.tokens import IM_END, NEXT_END, NEXT_START, SEARCH_AND_REPLACE
 from tests.processing.llm.test_runtime import run_pipeline, total
 
@@ -206,3 +210,28 @@ def test_refusals_and_overload_waits_reach_the_step_stats(standin, tmp_path):
     assert total(stats, "llm_calls") == 3
     assert total(stats, "llm_overload_waits") == tgi.stats.overloaded > 0
     assert total(stats, "llm_retries") == tgi.stats.overloaded
+
+
+def test_the_standin_runs_from_the_command_line_for_rehearsals(llm_server):
+    port = free_port()
+    command = [sys.executable, "-m", "cursorcore.processing.llm.tgi_standin", "--upstream", llm_server.base_url]
+    command += ["--port", str(port), "--max-stop-sequences", "3", "--cold-start-requests", "1"]
+    # started as a shell's `&` job is: with SIGINT ignored, which must not keep Ctrl-C from stopping it
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        EndpointBackend(LLMConfig(backend="endpoint", endpoint_url=url, server="tgi", startup_timeout=60)).start()
+        info = httpx2.get(f"{url}/info", trust_env=False).json()
+        assert (info["max_stop_sequences"], info["router"]) == (3, "text-generation-router")
+        answer, stats = run(url, lambda client: client.chat(MESSAGES, max_tokens=4, top_p=1.0, stop=STOPS))
+        assert answer.text and stats.validation_errors == 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "'served': 1" in output and "'cold': 1" in output
