@@ -14,24 +14,29 @@ from cursorcore.processing.llm.errors import ServerStartError
 WAITING_STATUSES = frozenset({429, 502, 503, 504})  # busy, or a proxy in front of a server that is not up yet
 
 
-def wait_for_inference_endpoint(name: str, token: str | None, timeout: float) -> str:
-    """Wake the HF Inference Endpoint `name` (`namespace/name` or `name`) and wait until it runs; its URL.
+def wait_for_inference_endpoint(name: str, token: str | None, timeout: float) -> None:
+    """Bring the HF Inference Endpoint `name` (`namespace/name` or `name`) up through the Hub API.
 
-    huggingface_hub's `InferenceEndpoint.wait` polls the Hub until the endpoint is running and its URL answers.
+    A paused endpoint is resumed; one being deployed is waited for with huggingface_hub's `InferenceEndpoint.wait`
+    (which polls the Hub until it runs and its health route answers). One scaled to zero only wakes on a request:
+    the health checks of `wait_until_ready` are that request.
     """
     from huggingface_hub import get_inference_endpoint
     from huggingface_hub.errors import InferenceEndpointError, InferenceEndpointTimeoutError
 
     namespace, _, endpoint_name = name.rpartition("/")
     endpoint = get_inference_endpoint(endpoint_name, namespace=namespace or None, token=token)
-    logger.info(f"Inference Endpoint {name}: {endpoint.status}; waiting up to {timeout:g}s for it to run")
-    if endpoint.status == "paused":
+    status = getattr(endpoint.status, "value", endpoint.status)
+    logger.info(f"Inference Endpoint {name} is {status}")
+    if status in ("running", "scaledToZero"):
+        return
+    if status == "paused":
         endpoint.resume()
+    logger.info(f"waiting up to {timeout:g}s for Inference Endpoint {name} to run")
     try:
         endpoint.wait(timeout=int(timeout), refresh_every=10)
     except (InferenceEndpointError, InferenceEndpointTimeoutError) as error:
         raise ServerStartError(f"Inference Endpoint {name} did not start: {error}") from error
-    return endpoint.url or ""
 
 
 def wait_until_ready(
