@@ -32,12 +32,13 @@ class BuildReport:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     version: str = ""
+    rows_per_task: dict[str, list[int]] = field(default_factory=dict)  # what each task of a stage read
 
     def table(self) -> "Table":
         """What the build wrote and what each stage kept and dropped, and why, in words."""
         from rich.table import Table
 
-        from cursorcore.builders.progress import readable_counters, readable_stage
+        from cursorcore.builders.progress import readable_counters, readable_rows_per_task, readable_stage
 
         table = Table(title=f"{self.repo_id} {self.version}".strip(), show_lines=False)
         table.add_column("stage / split")
@@ -46,6 +47,8 @@ class BuildReport:
             table.add_row(f"[bold]{split}[/bold]", f"{count} rows")
         for stage, counters in self.stats.items():
             table.add_row(readable_stage(stage), readable_counters(counters))
+        for stage, counts in self.rows_per_task.items():
+            table.add_row(f"{stage} / rows read per task", readable_rows_per_task(counts))
         return table
 
 

@@ -26,26 +26,19 @@ the installed package). `configs/commit-trajectories-full.yaml` reads the Hub da
 (docs/slurm.md). Every build is released as a new version whose card carries each filter's drop counts.
 """
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.executor.base import PipelineExecutor
-from datatrove.executor.ray import RayPipelineExecutor
-from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.writers import ParquetWriter
-from datatrove.utils.logging import logger
 
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
+from cursorcore.builders.executors import ExecutorConfig
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
-from cursorcore.builders.runner import build_workdir, read_stats, run_to_hub
+from cursorcore.builders.runner import run_to_hub
 from cursorcore.processing.sources.commits import (
     COMMIT_SCHEMA,
     DEFAULT_GENERATED_MARKERS,
@@ -100,27 +93,6 @@ class HubSource:
 
 
 @dataclass
-class ExecutorConfig:
-    """Where the datatrove tasks run: `local` (this machine, `--workers` at a time), `slurm` or `ray`."""
-
-    kind: str = "local"
-    workers: int = -1  # slurm / ray: tasks at once (-1: as many as the cluster gives)
-    cpus_per_task: int = 1
-    mem_per_cpu_gb: float = 2
-    tasks_per_job: int = 1  # ranks per Slurm array job / Ray job (cuts the per-job overhead)
-    # slurm
-    partition: str = ""
-    time: str = "12:00:00"
-    job_name: str = "commit-trajectories"
-    qos: str = ""
-    venv_path: str | None = None  # activate script sourced by the job, e.g. /shared/cursorcore/.venv/bin/activate
-    sbatch_args: dict = field(default_factory=dict)  # extra #SBATCH options (account, constraint, ...)
-    # ray
-    address: str = "local"  # "local": start Ray here; "auto" or ray://host:port: join a running cluster
-    num_cpus: int | None = None  # CPUs of a local Ray instance (default: all of this machine's)
-
-
-@dataclass
 class Config:
     """What to read and how strictly to filter; the defaults are the embedded default (this project's history)."""
 
@@ -145,8 +117,6 @@ class Config:
             raise ValueError("min_versions must be at least 2: a trajectory needs one edit")
         if not self.min_versions <= self.max_versions <= self.max_history:
             raise ValueError("need min_versions <= max_versions <= max_history")
-        if self.executor.kind not in ("local", "slurm", "ray"):
-            raise ValueError(f"executor.kind must be local, slurm or ray, got {self.executor.kind!r}")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
@@ -156,7 +126,6 @@ class Config:
         if values.get("repos") is not None:
             values["repos"] = [str((path.parent / repo).resolve()) for repo in values["repos"]]
         values["hub_datasets"] = [HubSource(**source) for source in values.get("hub_datasets") or []]
-        values["executor"] = ExecutorConfig(**(values.get("executor") or {}))
         for key in ("vendored_dirs", "vendored_files", "generated_markers"):
             if key in values:
                 values[key] = tuple(values[key])
@@ -209,117 +178,26 @@ def pipeline(config: Config, sources: list[GitSource] | None = None) -> list[Pip
     ]
 
 
-def make_executor(
-    executor: ExecutorConfig, steps: list[PipelineStep], logging_dir: str, tasks: int, workers: int = 1
-) -> PipelineExecutor:
-    """The datatrove executor `executor` describes, for the given steps (the writer included)."""
-    common = {"pipeline": steps, "tasks": tasks, "logging_dir": logging_dir}
-    if executor.kind == "local":
-        return LocalPipelineExecutor(**common, workers=workers)
-    resources = {"cpus_per_task": executor.cpus_per_task, "tasks_per_job": executor.tasks_per_job}
-    if executor.kind == "slurm":
-        return SlurmPipelineExecutor(
-            **common,
-            **resources,
-            workers=executor.workers,
-            mem_per_cpu_gb=executor.mem_per_cpu_gb,
-            time=executor.time,
-            partition=executor.partition,
-            job_name=executor.job_name,
-            qos=executor.qos,
-            venv_path=executor.venv_path,
-            sbatch_args=executor.sbatch_args,
-        )
-    if executor.cpus_per_task > (cpus := start_ray(executor)):
-        raise ValueError(
-            f"cpus_per_task={executor.cpus_per_task} but the Ray cluster has {cpus:g} CPUs: tasks would wait forever"
-        )
-    return CheckedRayExecutor(**common, **resources, workers=executor.workers, mem_per_cpu_gb=executor.mem_per_cpu_gb)
-
-
-class CheckedRayExecutor(RayPipelineExecutor):
-    """Ray only logs a failed task and returns; raise instead, so a partial dataset is never taken for a whole one."""
-
-    def run(self) -> None:
-        super().run()
-        if missing := self.get_incomplete_ranks():
-            raise RuntimeError(f"Ray tasks {missing} did not complete; see the logs in {self.logging_dir.path}")
-
-
-def start_ray(executor: ExecutorConfig) -> float:
-    """Connect to the Ray cluster `executor.address` names, or start a private one on this machine ("local");
-    returns the cluster's CPU count."""
-    import ray
-
-    if not ray.is_initialized() and executor.address == "local":
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private single-machine instance
-        ray.init(address="local", num_cpus=executor.num_cpus or os.cpu_count(), include_dashboard=False)
-    elif not ray.is_initialized():
-        ray.init(address=executor.address)
-    return ray.cluster_resources().get("CPU", 0)
-
-
-def build(config: Config, hub: str | Path | None = None, workers: int = 1, version: str | None = None) -> BuildReport:
-    """Build the dataset and release it as a new version in the local hub; rerunning a killed build with the same
-    config (and the same commits) resumes it. On Slurm the first call submits the job array and returns the staged,
-    unreleased report; run it again once the array has finished to release it (completed tasks are never
-    resubmitted)."""
+def build(
+    config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
+) -> BuildReport:
+    """Build the dataset and release it as a new version in the local hub, on the executor the config names;
+    rerunning a killed build with the same config (and the same commits) resumes it."""
     sources = git_sources(config)
-    steps = pipeline(config, sources)
-    identity = _identity(config, sources)
-    if config.executor.kind == "local":
-        report = run_to_hub(
-            steps,
-            repo_id=REPO_ID,
-            adapter=commit_row,
-            config=identity,
-            hub=hub,
-            workers=workers,
-            tasks=config.tasks,
-            schema=COMMIT_SCHEMA,
-        )
-    else:
-        workdir = build_workdir(REPO_ID, identity, hub)  # the runner's layout: staged shards, logs beside them
-        folder, logging_dir = workdir / "dataset", workdir / "logs" / f"default-{config.executor.kind}"
-        executor = launch(config.executor, steps, folder / "data" / "default", logging_dir, config.tasks)
-        shards = (folder / "data" / "default").glob("train-*.parquet")
-        report = BuildReport(
-            repo_id=REPO_ID,
-            folder=folder,
-            rows={"train": sum(pq.read_metadata(shard).num_rows for shard in shards)},
-            stats=read_stats(logging_dir),
-        )
-        if incomplete := executor.get_incomplete_ranks():
-            logger.info(f"{len(incomplete)} tasks submitted; run the same build again once they have finished")
-            return report
+    report = run_to_hub(
+        pipeline(config, sources),
+        repo_id=REPO_ID,
+        adapter=commit_row,
+        config=_identity(config, sources),
+        hub=hub,
+        workers=workers,
+        tasks=config.tasks,
+        schema=COMMIT_SCHEMA,
+        executor=config.executor,
+    )
     read = {source.name: source.revision or "" for source in sources}
     read |= {hub.name or hub.dataset: hub.options.get("revision", "") for hub in config.hub_datasets}
     return release(report, CARD, config, hub, version, sources=read)
-
-
-def launch(
-    executor: ExecutorConfig,
-    steps: list[PipelineStep],
-    output_folder: str | Path,
-    logging_dir: str | Path,
-    tasks: int,
-    workers: int = 1,
-) -> PipelineExecutor:
-    """Run the steps plus the parquet writer (`train-<rank>.parquet` shards) with the executor `executor` names.
-
-    `cursorcore build` runs local builds through the shared runner; this is the way onto Slurm and Ray until that
-    runner takes an executor.
-    """
-    writer = ParquetWriter(
-        str(output_folder),
-        output_filename="train-${rank}.parquet",
-        adapter=commit_row,
-        schema=COMMIT_SCHEMA,
-        max_file_size=-1,
-    )
-    runner = make_executor(executor, [*steps, writer], str(logging_dir), tasks, workers)
-    runner.run()
-    return runner
 
 
 def _identity(config: Config, sources: list[GitSource]) -> dict[str, Any]:

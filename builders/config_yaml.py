@@ -1,11 +1,13 @@
 """Builder configs from YAML: one reader, so every builder turns a misspelt key into the same clear error instead
-of a silent default or a bare TypeError."""
+of a silent default or a bare TypeError, and reads the `executor:` section every builder shares the same way."""
 
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from cursorcore.builders.executors import ExecutorConfig
 
 
 def read_config_yaml(config_class: type, path: str | Path) -> dict[str, Any]:
@@ -17,4 +19,9 @@ def read_config_yaml(config_class: type, path: str | Path) -> dict[str, Any]:
     unknown = set(values) - {f.name for f in fields(config_class)}
     if unknown:
         raise ValueError(f"{path}: unknown config keys {', '.join(sorted(unknown))}")
+    if "executor" in values:
+        try:
+            values["executor"] = ExecutorConfig.coerce(values["executor"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
     return values

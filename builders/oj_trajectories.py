@@ -26,7 +26,7 @@ README), in which every filter drops something. `configs/oj-trajectories-atcoder
 archive, `configs/oj-trajectories-codenet.yaml` a full Project CodeNet download.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datatrove.io import get_datafolder
@@ -35,6 +35,7 @@ from datatrove.pipeline.base import PipelineStep
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
+from cursorcore.builders.executors import ExecutorConfig
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import run_to_hub
@@ -101,6 +102,7 @@ class Config:
     max_per_language: int = 10
     max_code_bytes: int = DEFAULT_MAX_CODE_BYTES
     tasks: int = 4  # datatrove tasks (problem shards); the rows do not depend on it
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
@@ -137,7 +139,9 @@ def pipeline(config: Config) -> list[PipelineStep]:
     ]
 
 
-def build(config: Config, hub: str | Path | None = None, workers: int = 1, version: str | None = None) -> BuildReport:
+def build(
+    config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
+) -> BuildReport:
     """Build the dataset into the local hub; rerunning a killed build with the same config resumes it."""
     for key in _PATH_FIELDS:  # a typo in a path is a config error, not an empty dataset
         value = getattr(config, key)
@@ -152,5 +156,6 @@ def build(config: Config, hub: str | Path | None = None, workers: int = 1, versi
         workers=workers,
         tasks=config.tasks,
         schema=OJ_SCHEMA,
+        executor=config.executor,
     )
     return release(report, CARD, config, hub, version)

@@ -60,6 +60,15 @@ def documents_seen(folder: Path) -> int:
     return total
 
 
+def documents_per_task(folder: Path, tasks: int) -> list[int]:
+    """What each task's counter says it read (0 for a task that wrote none): an idle task shows as a 0."""
+    counts = [0] * tasks
+    for rank in range(tasks):
+        with contextlib.suppress(OSError, ValueError):
+            counts[rank] = int((folder / f"{rank:05d}").read_text() or 0)
+    return counts
+
+
 def tasks_done(logging_dir: Path) -> int:
     completions = logging_dir / "completions"
     return sum(1 for _ in completions.iterdir()) if completions.is_dir() else 0
@@ -139,6 +148,13 @@ def readable_stage(name: str) -> str:
     kind, _, step_name = step.partition(":")
     label = f"{step_name.strip()} ({kind.strip().lower()})" if step_name else step.strip()
     return f"{stage} / {label}" if stage else label
+
+
+def readable_rows_per_task(counts: list[int]) -> str:
+    """`[3, 2, 0]` -> `3 · 2 · 0 (1 idle)`; past 16 tasks, the spread instead of every number."""
+    idle = sum(1 for count in counts if count == 0)
+    shown = " · ".join(map(str, counts)) if len(counts) <= 16 else f"min {min(counts)} · max {max(counts)}"
+    return f"{len(counts)} tasks: {shown}" + (f" ({idle} idle)" if idle else "")
 
 
 def readable_counters(counters: dict[str, int]) -> str:

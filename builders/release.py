@@ -8,7 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ def release(
         "rows": report.rows,
         "timings_seconds": report.timings,
         "stats": report.stats,
+        "rows_per_task": report.rows_per_task,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     try:
@@ -72,7 +73,7 @@ def release(
             f"could not write {report.repo_id} {tag} into {target}: {error.strerror or error} "
             f"(a full disk or a file size limit?); the previous version {previous} is unchanged"
         ) from error
-    return BuildReport(report.repo_id, target, report.rows, report.stats, report.timings, tag)
+    return replace(report, folder=target, version=tag)
 
 
 def _replace_contents(staged: Path, target: Path) -> None:

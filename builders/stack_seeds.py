@@ -26,7 +26,9 @@ from datatrove.utils.hashing import HashConfig
 from cursorcore.builders import BuildReport
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
+from cursorcore.builders.executors import ExecutorConfig
 from cursorcore.builders.figure import Overview
+from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
 from cursorcore.processing.llm import LLMConfig
@@ -86,7 +88,8 @@ class Config:
     minhash_ngrams: int = 5
     minhash_buckets: int = 32
     minhash_hashes_per_bucket: int = 5
-    tasks: int = 4
+    tasks: int = 4  # tasks of every stage that shards (MinHash's cluster stage is one task, by its nature)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
@@ -130,7 +133,9 @@ def _reader(config: Config):
     return LocalPythonReader(config.local_paths)
 
 
-def build(config: Config, hub: str | Path | None = None, workers: int = 1, version: str | None = None) -> BuildReport:
+def build(
+    config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
+) -> BuildReport:
     work = build_workdir(REPO_ID, config, hub)
     minhash = config.minhash
     signatures = MinhashDedupSignature(output_folder=str(work / "signatures"), config=minhash, language="eng")
@@ -146,15 +151,19 @@ def build(config: Config, hub: str | Path | None = None, workers: int = 1, versi
     ]
     if config.judge:
         judge = JudgeConfig(votes=config.judge_votes)
-        llm = LLMConfig.from_dict(config.llm)
+        total = LLMConfig.from_dict(config.llm)
+        llm = task_llm(total, total.max_concurrency, config.executor, config.tasks, workers, work)
         stages = [
             Stage("extract", extract, config.tasks),
             Stage(
                 "judge",
                 [JsonlReader(str(work / "filtered")), judge_step(judge, llm, work / "judged", work / "judge-ckpt")],
+                config.tasks,
             ),
             Stage(
-                "verdict", [JsonlReader(str(work / "judged")), JudgeVerdictFilter(), _kept_writer(kept), signatures]
+                "verdict",
+                [JsonlReader(str(work / "judged")), JudgeVerdictFilter(), _kept_writer(kept), signatures],
+                config.tasks,
             ),
         ]
     else:
@@ -172,7 +181,15 @@ def build(config: Config, hub: str | Path | None = None, workers: int = 1, versi
             stages[-1].tasks,
         ),
     ]
-    report = run_to_hub(stages, repo_id=REPO_ID, adapter=_row, config=asdict(config), hub=hub, workers=workers)
+    report = run_to_hub(
+        stages,
+        repo_id=REPO_ID,
+        adapter=_row,
+        config=asdict(config),
+        hub=hub,
+        workers=workers,
+        executor=config.executor,
+    )
     return release(report, CARD, config, hub, version)
 
 

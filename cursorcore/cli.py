@@ -51,9 +51,19 @@ def _build(args: argparse.Namespace) -> int:
     except (ValueError, NotImplementedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from dataclasses import replace
+
+    from cursorcore.builders.executors import BuildSubmitted
+
     try:
         config = builder.Config.from_yaml(args.config) if args.config else builder.Config()
+        if args.executor or args.detach:
+            kind = args.executor or config.executor.kind
+            config = replace(config, executor=replace(config.executor, kind=kind, detach=args.detach))
         report = builder.build(config, hub=args.hub, workers=args.workers, version=args.version)
+    except BuildSubmitted as submitted:
+        print(f"{args.dataset}: {submitted}")
+        return 0
     except (OSError, RuntimeError, ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -108,7 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("dataset", metavar="DATASET", help=" | ".join(BUILDERS))
     build.add_argument("--config", metavar="YAML", help="builder config (default: the embedded default)")
     build.add_argument("--hub", metavar="DIR", help="local hub folder (default: $CURSORCORE_HUB or ./hub)")
-    build.add_argument("--workers", type=int, default=1, help="parallel datatrove tasks (default: 1)")
+    build.add_argument(
+        "--workers", type=int, help="datatrove tasks at once (default: the config's executor.workers; locally 1)"
+    )
+    build.add_argument(
+        "--executor",
+        choices=("local", "slurm", "ray"),
+        help="where the tasks run, overriding the config's executor.kind (docs/slurm.md, docs/ray.md)",
+    )
+    build.add_argument(
+        "--detach",
+        action="store_true",
+        help="Slurm: submit and return; the same command without --detach later waits for the jobs and releases",
+    )
     build.add_argument("--version", help="version tag of this build, e.g. v1.0.0 (default: the last one, patch + 1)")
     build.set_defaults(handler=_build)
 
