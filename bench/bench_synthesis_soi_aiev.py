@@ -13,11 +13,13 @@ Usage: python bench/bench_synthesis_soi_aiev.py [--seeds 6] [--responses 10] [--
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,25 +39,30 @@ from cursorcore.processing.synthesis.soi_common import SynthesisContext, Synthes
 SEED_MODULES = ("calendar.py", "string.py", "quopri.py", "shlex.py", "fnmatch.py", "heapq.py", "colorsys.py")
 
 
-def stdlib_seeds(count: int) -> list[dict]:
-    """Stack-seeds rows for the first `count` functions of 3-15 lines with arguments and a return value."""
-    root = Path(sysconfig.get_paths()["stdlib"])
+def seed_rows(paths: list[Path], count: int, repo: str = "stdlib") -> list[dict]:
+    """Stack-seeds rows for the first `count` functions of these files that have 3-15 lines, arguments and a return
+    value."""
     rows = []
-    for module in SEED_MODULES:
-        for seed in extract_seeds((root / module).read_text()):
+    for path in paths:
+        for seed in extract_seeds(path.read_text()):
             if 3 <= seed.lines <= 15 and seed.has_arguments and seed.returns_value and not seed.name.startswith("_"):
                 content = "\n".join(seed.imports) + ("\n\n\n" if seed.imports else "") + seed.code
                 rows.append(
                     {
-                        "id": f"{module}:{seed.name}",
+                        "id": f"{path.name}:{seed.name}",
                         "content": content,
                         "entry_point": seed.name,
                         "docstring": seed.docstring,
-                        "path": module,
-                        "repo": "stdlib",
+                        "path": path.name,
+                        "repo": repo,
                     }
                 )
     return rows[:count]
+
+
+def stdlib_seeds(count: int) -> list[dict]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return seed_rows([root / module for module in SEED_MODULES], count)
 
 
 class Busy:
@@ -112,6 +119,17 @@ class Run:
     sandbox: float
     stats: dict[str, int]
     rejections: dict[str, int]
+
+
+@contextlib.contextmanager
+def local_services() -> Iterator[tuple[Path, LLMConfig, Any]]:
+    """A work folder, the local llama.cpp server (one request at a time) as an endpoint, and the local sandbox."""
+    with (
+        tempfile.TemporaryDirectory() as work,
+        LlamaCppBackend(LLMConfig(server_log_dir=work)) as server,
+        get_sandbox("local", workers=2) as sandbox,
+    ):
+        yield Path(work), server.endpoint_config(max_concurrency=1), sandbox
 
 
 def run_kind(kind: str, rollout: Any, rows: list[dict], llm: LLMConfig, sandbox: Any, folder: Path) -> Run:
@@ -185,14 +203,9 @@ def main() -> int:
         ("AIEV-Instruct, questioner's tests", AIEVInstruct(aiev_default)),
     )
     runs = []
-    with (
-        tempfile.TemporaryDirectory() as work,
-        LlamaCppBackend(LLMConfig(server_log_dir=work)) as server,
-        get_sandbox("local", workers=2) as sandbox,
-    ):
-        llm = server.endpoint_config(max_concurrency=1)
+    with local_services() as (work, llm, sandbox):
         for kind, rollout in rollouts:
-            runs.append(run_kind(kind, rollout, rows, llm, sandbox, Path(work) / kind))
+            runs.append(run_kind(kind, rollout, rows, llm, sandbox, work / kind))
             print(table(runs[-1:]), flush=True)
 
     section = f"""## Synthesis: Self-OSS-Instruct and AIEV-Instruct

@@ -7,10 +7,12 @@ bitwise operator replaced (`+` -> `-`, `*` -> `/`, `**` -> `*`, ..., in augmente
 `max` swapped, a sliced sequence reversed (or a `[::-1]` slice un-reversed), and a returned value replaced by `None`.
 
 A mutant is the solution's source with only the mutated tokens edited (found through the tree, so never inside a
-string, a comment, an f-string or a type annotation), which keeps every comment and line number of the original. A
-mutant whose compiled bytecode equals the original's cannot behave differently (it changed unreachable code, say)
-and is counted as equivalent instead of being run; a mutant identical to an earlier one is dropped. When there are
-more mutants than wanted, a deterministic random subset (seeded by the caller) is kept, in source order.
+string, a comment, an f-string, a type annotation or a decorator), which keeps every comment and line number of the
+original. A mutant whose compiled bytecode equals the original's cannot behave differently (it changed unreachable
+code, say) and is counted as equivalent instead of being run; a mutant identical to an earlier one is dropped. When
+there are more mutants than wanted, a deterministic random subset (seeded by the caller) is kept, in source order.
+Equivalent mutants that compile differently (`x * 1` -> `x / 1` on integers used only in comparisons, say) are not
+recognised: they run, survive, and lower the score.
 """
 
 from __future__ import annotations
@@ -253,7 +255,11 @@ def mutants(code: str, *, seed: int | str, limit: int) -> Mutants:
     seen = {original}
     distinct: list[Mutant] = []
     equivalent = 0
-    for site in _Sites(source).of(ast.parse(code)):
+    try:
+        sites = list(_Sites(source).of(ast.parse(code)))
+    except RecursionError:  # nesting deeper than this walk can follow: no mutant rather than a crashed rollout
+        sites = []
+    for site in sites:
         mutated = _apply(source.data, site.edits)
         fingerprint = _compiled(mutated)
         if fingerprint is None or mutated == code:

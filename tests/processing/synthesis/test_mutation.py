@@ -30,39 +30,24 @@ from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, S
 from cursorcore.processing.synthesis.soi_common import Answer, parse_answer
 
 INSTRUCTION = "Write a Python function `sign(x)` that returns -1, 0 or 1 for a negative, zero or positive x."
+
+
+def response(explanation: str, solution: str, tests: str) -> str:
+    return f"{explanation}\n\n```python\n{solution}\n```\n\nTests:\n```python\n{tests}\n```"
+
+
+SIGN = "def sign(x):\n    if x > 0:\n        return {positive}\n    if x < 0:\n        return -1\n    return 0"
 # the issue's case: a wrong sign() whose only test cannot tell right from wrong
-SIGN_WEAK = """Positive numbers get a small negative weight.
-
-```python
-def sign(x):
-    if x > 0:
-        return -1.125
-    if x < 0:
-        return -1
-    return 0
-```
-
-Tests:
-```python
-assert not isinstance(sign(4), bool)
-```"""
-SIGN_GOOD = """Compare with zero.
-
-```python
-def sign(x):
-    if x > 0:
-        return 1
-    if x < 0:
-        return -1
-    return 0
-```
-
-Tests:
-```python
-assert sign(4) == 1
-assert sign(-2.5) == -1
-assert sign(0) == 0
-```"""
+SIGN_WEAK = response(
+    "Positive numbers get a small negative weight.",
+    SIGN.format(positive="-1.125"),
+    "assert not isinstance(sign(4), bool)",
+)
+SIGN_GOOD = response(
+    "Compare with zero.",
+    SIGN.format(positive="1"),
+    "assert sign(4) == 1\nassert sign(-2.5) == -1\nassert sign(0) == 0",
+)
 
 
 def program_of(tests: str):
