@@ -4,7 +4,6 @@ command; every task of a sharded stage given rows; one `executor:` section in ev
 
 import json
 import subprocess
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -19,15 +18,13 @@ from hypothesis import strategies as st
 from cursorcore.builders import BUILDERS, BuildReport, get_builder
 from cursorcore.builders import oj_trajectories as oj
 from cursorcore.builders import stack_seeds as seeds
-from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig, SubmittedJobs, start_ray
+from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig, SubmittedJobs
 from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.runner import build_workdir
 from cursorcore.builders.shards import reshard
 from cursorcore.cli import main
 from cursorcore.processing.llm import LLMConfig
-from tests.slurm_cluster import MISSING, SlurmCluster, missing_commands
-
-ACTIVATE = str(Path(sys.executable).parent / "activate")
+from tests.builders.conftest import ACTIVATE
 
 
 def rows(report: BuildReport) -> list[dict]:
@@ -122,22 +119,10 @@ def test_one_llm_budget_is_shared_by_the_tasks_running_at_once(tmp_path):
 # ------------------------------------------------------------------ Ray
 
 
-RAY = ExecutorConfig(kind="ray", address="local", num_cpus=2, workers=2, tasks_per_job=2, mem_per_cpu_gb=0.5)
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    """One local Ray instance for the Ray tests (starting one costs seconds)."""
-    ray = pytest.importorskip("ray", reason="the Ray tests need the `ray` extra: pip install -e '.[ray]'")
-    start_ray(RAY)
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
-def test_ray_gives_the_same_rows_as_the_local_executor(ray_session, tmp_path):
+def test_ray_gives_the_same_rows_as_the_local_executor(ray_executor, tmp_path):
     local = oj.build(oj.Config(tasks=3), hub=tmp_path / "local")
-    on_ray = oj.build(oj.Config(tasks=3, executor=RAY), hub=tmp_path / "ray")
+    on_ray = oj.build(oj.Config(tasks=3, executor=ray_executor), hub=tmp_path / "ray")
     assert rows(on_ray) == rows(local) and on_ray.rows == local.rows
     assert json.dumps(on_ray.stats, sort_keys=True) == json.dumps(local.stats, sort_keys=True)
     assert on_ray.rows_per_task == local.rows_per_task
@@ -150,40 +135,24 @@ def fail_on_rank_one(data, rank: int = 0, world_size: int = 1):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
-def test_a_failed_ray_task_fails_the_build(ray_session, tmp_path, monkeypatch):
+def test_a_failed_ray_task_fails_the_build(ray_executor, tmp_path, monkeypatch):
     monkeypatch.setattr(oj, "pipeline", lambda config, pipeline=oj.pipeline: [*pipeline(config), fail_on_rank_one])
     with pytest.raises(RuntimeError, match=r"Ray tasks \[1\] did not complete"):
-        oj.build(oj.Config(tasks=2, executor=RAY), hub=tmp_path)
+        oj.build(oj.Config(tasks=2, executor=ray_executor), hub=tmp_path)
 
 
-def test_ray_tasks_never_ask_for_more_cpus_than_the_cluster_has(ray_session, tmp_path):
+def test_ray_tasks_never_ask_for_more_cpus_than_the_cluster_has(ray_executor, tmp_path):
     with pytest.raises(ValueError, match="the Ray cluster has 2 CPUs"):
-        oj.build(oj.Config(executor=replace(RAY, cpus_per_task=3)), hub=tmp_path)
+        oj.build(oj.Config(executor=replace(ray_executor, cpus_per_task=3)), hub=tmp_path)
 
 
 # ------------------------------------------------------------------ Slurm
 
 
-@pytest.fixture(scope="session")
-def slurm(tmp_path_factory):
-    """A real single-node Slurm cluster (see tests/slurm_cluster.py), with `SLURM_CONF` set for the session."""
-    if missing := missing_commands():
-        pytest.skip(MISSING.format(missing=", ".join(missing)))
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in cluster.env.items():
-            patch.setenv(key, value)
-        yield cluster
-    cluster.stop()
-
-
-SLURM = ExecutorConfig(kind="slurm", venv_path=ACTIVATE, time="00:20:00", mem_per_cpu_gb=0.5, poll_seconds=1)
-
-
 @pytest.mark.slurm
-def test_slurm_gives_the_same_rows_as_the_local_executor(slurm, tmp_path):
+def test_slurm_gives_the_same_rows_as_the_local_executor(slurm_executor, tmp_path):
     local = oj.build(oj.Config(tasks=3), hub=tmp_path / "local")
-    on_slurm = oj.build(oj.Config(tasks=3, executor=SLURM), hub=tmp_path / "slurm")
+    on_slurm = oj.build(oj.Config(tasks=3, executor=slurm_executor), hub=tmp_path / "slurm")
     assert rows(on_slurm) == rows(local) and on_slurm.rows == local.rows
     assert json.dumps(on_slurm.stats, sort_keys=True) == json.dumps(local.stats, sort_keys=True)
     assert on_slurm.rows_per_task == local.rows_per_task and sum(on_slurm.rows_per_task["main"]) > 0
@@ -196,28 +165,28 @@ def test_slurm_gives_the_same_rows_as_the_local_executor(slurm, tmp_path):
 
 
 @pytest.mark.slurm
-def test_a_multi_stage_build_is_submitted_once_and_a_detached_one_collected_by_the_same_command(slurm, tmp_path):
-    config = seeds.Config(tasks=2, typecheck=False, executor=replace(SLURM, detach=True))
+def test_a_multi_stage_build_is_submitted_once_and_a_detached_one_is_collected_by_rerunning(slurm_executor, tmp_path):
+    config = seeds.Config(tasks=2, typecheck=False, executor=replace(slurm_executor, detach=True))
     with pytest.raises(BuildSubmitted, match="run the same `cursorcore build` command again without --detach"):
         seeds.build(config, hub=tmp_path)
     jobs_file = SubmittedJobs(build_workdir(seeds.REPO_ID, config, tmp_path) / "logs" / "slurm-jobs.json")
     jobs = jobs_file.read()
     assert list(jobs) == ["extract", "buckets", "cluster", "dedup"] and len(set(jobs.values())) == 4
-    queue = subprocess.run(
-        ["squeue", "--noheader", "--format", "%i %E", "--jobs", jobs["buckets"]], capture_output=True, text=True
-    )
-    assert f"afterok:{jobs['extract']}" in queue.stdout or not queue.stdout  # chained on the stage before it
+    logs = jobs_file.path.parent
+    for stage, before in [("buckets", "extract"), ("cluster", "buckets"), ("dedup", "cluster")]:
+        submitted = json.loads((logs / f"default-{stage}" / "executor.json").read_text())
+        assert submitted["depends_job_id"] == jobs[before]  # sbatch --dependency=afterok:<the stage before>
     with pytest.raises(BuildSubmitted):  # still queued: a second detached run submits nothing new
         seeds.build(config, hub=tmp_path)
     assert jobs_file.read() == jobs
-    report = seeds.build(replace(config, executor=SLURM), hub=tmp_path)  # waits for the same jobs, then releases
+    report = seeds.build(replace(config, executor=slurm_executor), hub=tmp_path)  # waits for those jobs, releases
     assert jobs_file.read() == jobs and report.version == "v0.1.0" and report.rows["train"] > 0
     local = seeds.build(replace(config, executor=ExecutorConfig()), hub=tmp_path / "local")
     assert rows(report) == rows(local)
 
 
 @pytest.mark.slurm
-def test_cli_executor_option_overrides_the_config(slurm, tmp_path, capsys):
+def test_cli_executor_option_overrides_the_config(slurm_executor, tmp_path, capsys):
     path = tmp_path / "oj.yaml"
     path.write_text(f"tasks: 2\nexecutor:\n  kind: local\n  venv_path: {ACTIVATE}\n  poll_seconds: 1\n")
     args = ["build", "oj-trajectories", "--config", str(path), "--hub", str(tmp_path / "hub")]
@@ -230,16 +199,16 @@ def test_cli_executor_option_overrides_the_config(slurm, tmp_path, capsys):
 
 
 @pytest.mark.slurm
-def test_a_failed_slurm_task_fails_the_build_and_a_rerun_resubmits_it(slurm, tmp_path, monkeypatch):
+def test_a_failed_slurm_task_fails_the_build_and_a_rerun_resubmits_it(slurm_executor, tmp_path, monkeypatch):
     broken = tmp_path / "broken"
     monkeypatch.setenv("CURSORCORE_TEST_FAIL_MARKER", str(broken))
     broken.write_text("")
     source = tmp_path / "source"
     subprocess.run(["cp", "-r", oj.DEFAULT_SOURCE, source], check=True)
-    config = oj.Config(source=str(source), tasks=2, executor=SLURM)
+    config = oj.Config(source=str(source), tasks=2, executor=slurm_executor)
     env_path = tmp_path / "activate"  # the job fails while the marker exists, the way a node might
     env_path.write_text(f'source {ACTIVATE}\n[ -e "$CURSORCORE_TEST_FAIL_MARKER" ] && exit 3\n')
-    failing = replace(config, executor=replace(SLURM, venv_path=str(env_path)))
+    failing = replace(config, executor=replace(slurm_executor, venv_path=str(env_path)))
     with pytest.raises(RuntimeError, match=r"stage 'main': 2 of 2 Slurm tasks did not finish"):
         oj.build(failing, hub=tmp_path / "hub")
     broken.unlink()
