@@ -79,7 +79,6 @@ class ServerRules:
     token_details: bool = False
     stop_in_text: bool = False
     health_path: str = "/v1/models"
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 _KEEP_SPECIAL = {"skip_special_tokens": False, "spaces_between_special_tokens": False}
@@ -105,7 +104,7 @@ def rules_for(kind: str, info: dict[str, Any] | None = None) -> ServerRules:
     """The rules of server `kind`; for TGI, the limits its `/info` reported replace the launcher's defaults."""
     rules = RULES[kind]
     if kind == "tgi" and info:
-        rules = replace(rules, max_stop=int(info.get("max_stop_sequences", rules.max_stop)), info=dict(info))
+        rules = replace(rules, max_stop=int(info.get("max_stop_sequences", rules.max_stop)))
     return rules
 
 
