@@ -82,7 +82,8 @@ class Config:
     ngram_size: int = 10
     # optional LLM docstring judge (SelfCodeAlign): keep seeds whose docstring suffices to re-implement them
     judge: bool = False
-    judge_votes: int = 3
+    judge_votes: int = 1  # one greedy answer, as SelfCodeAlign; more votes are sampled at judge_temperature
+    judge_temperature: float = 0.0
     llm: dict[str, Any] = field(default_factory=lambda: {"backend": "local"})
     # MinHash near-dedup: 5-grams, 32 buckets x 5 hashes gives a 50% chance to pair documents at Jaccard 0.5
     minhash_ngrams: int = 5
@@ -150,7 +151,7 @@ def build(
         _kept_writer(work / "filtered" if config.judge else kept),
     ]
     if config.judge:
-        judge = JudgeConfig(votes=config.judge_votes)
+        judge = JudgeConfig(votes=config.judge_votes, temperature=config.judge_temperature)
         total = LLMConfig.from_dict(config.llm)
         llm = task_llm(total, total.max_concurrency, config.executor, config.tasks, workers, work)
         stages = [
