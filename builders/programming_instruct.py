@@ -124,6 +124,9 @@ DEFAULT_SYNTHESIS: dict[str, dict[str, Any]] = {
     # online-judge programs are short: two cuts of each trajectory show more sample shapes (with and without history
     # and instruction) for little time
     "oj": {**_CAPS, "samples_per_trajectory": 2},
+    # SelfCodeAlign draws 8 of 21 examples per prompt and every category and difficulty (the class defaults); a 135M
+    # model has a small context and writes correct code with tests almost only for easy functions, so the embedded
+    # default shows it 2 examples and asks only for easy function implementations
     "self-oss-instruct": {
         "fewshot_concepts": 2,
         "fewshot_instruction": 2,

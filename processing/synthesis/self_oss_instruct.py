@@ -2,11 +2,14 @@
 that carry their own tests -> self-validation in the sandbox -> one passing response kept per instruction.
 
 The recipe follows SelfCodeAlign: concepts from the seed (S->C, 8-shot), a task from the concepts plus a random
-category (function, class or program) and difficulty (medium or hard) (C->I, 8-shot), then k = 10 responses at
-temperature 0.7 (I->R, 1-shot), each a solution followed by tests. Every response whose generation stopped by
-itself is executed, solution and tests together; one passing response is chosen at random (SelfCodeAlign shuffles
-the passing responses with a fixed seed and keeps the first per instruction). The prompts are chat-style few-shot
-prompts with examples written for this project (prompts/soi_*.jinja).
+category (function implementation half of the time, class or program implementation a quarter each) and difficulty
+(easy, medium or hard, equally likely) (C->I, 8-shot), then k = 10 responses at temperature 0.7 (I->R, 1-shot), each
+a solution followed by tests. Every prompt draws its few-shot examples afresh from a pool of 21, as SelfCodeAlign
+draws 8 of its 21 (soi_examples.jinja), with a random generator seeded by the config's seed and the seed document.
+Every response whose generation stopped by itself is executed, solution and tests together; one passing response
+is chosen at random (SelfCodeAlign shuffles the passing responses with a fixed seed and keeps the first per
+instruction). The prompts are chat-style few-shot prompts with examples written for this project (prompts/soi_*.jinja).
+The kept samples are then sanitized as SelfCodeAlign's release is (sanitize.py, in assembly).
 
 Sample: `current` is an empty Python file (the task starts from nothing), `user` the instruction, `next` the
 solution, `chat` the rest of the response (explanation and tests); `messages` its WF rendering.
@@ -18,8 +21,8 @@ import asyncio
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,9 @@ from cursorcore.processing.synthesis.soi_common import (
 from cursorcore.schema import Check
 
 SOURCE = "self-oss-instruct"
-CATEGORIES = ("function implementation", "class implementation", "program implementation")
-DIFFICULTIES = ("medium", "hard")
+# SelfCodeAlign's weights: it draws uniformly from a list that names function implementation twice
+CATEGORIES = {"function implementation": 2.0, "class implementation": 1.0, "program implementation": 1.0}
+DIFFICULTIES = ("easy", "medium", "hard")
 CONCEPTS_STOP = ["\n\n", "```"]
 
 
@@ -65,7 +69,8 @@ class SelfOSSInstructConfig(SeedSynthesisConfig):
     fewshot_concepts: int = 8
     fewshot_instruction: int = 8
     fewshot_response: int = 1
-    categories: Sequence[str] = CATEGORIES
+    # category -> weight; a list gives its categories equal weights
+    categories: Mapping[str, float] | Sequence[str] = field(default_factory=lambda: dict(CATEGORIES))
     difficulties: Sequence[str] = DIFFICULTIES
     language: str = "Python"
     responses: int = 10  # k responses per instruction
@@ -90,6 +95,12 @@ class Property:
 
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:key\s+)?(?:programming\s+)?concepts?(?:\*\*)?\s*:\s*", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def draw_category(rng: random.Random, categories: Mapping[str, float] | Sequence[str]) -> str:
+    """A category drawn by its weight (a list gives every category the same weight)."""
+    weights = categories if isinstance(categories, Mapping) else dict.fromkeys(categories, 1.0)
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
 def parse_concepts(text: str, limit: int) -> tuple[str, ...]:
@@ -121,7 +132,9 @@ class SelfOSSInstruct:
         try:
             concepts = await self.concepts(document, generate, rng)
             config = self.config
-            spec = Property(rng.choice(config.categories), config.language, rng.choice(config.difficulties), concepts)
+            spec = Property(
+                draw_category(rng, config.categories), config.language, rng.choice(config.difficulties), concepts
+            )
             instruction = await self.instruction(document, spec, generate, rng)
             result = await self.respond(document, instruction, generate, sandbox, rng, stats)
         except Rejected as rejected:

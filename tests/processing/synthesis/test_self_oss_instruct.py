@@ -16,6 +16,7 @@ from cursorcore.processing.synthesis.self_oss_instruct import (
     SOURCE,
     SelfOSSInstruct,
     SelfOSSInstructConfig,
+    draw_category,
     parse_concepts,
 )
 from cursorcore.processing.synthesis.soi_common import (
@@ -96,6 +97,51 @@ def test_every_few_shot_response_parses_and_passes_its_own_tests(local_sandbox):
         assert answer.code not in answer.chat and answer.tests in answer.chat
         result = local_sandbox.run(answer_job(answer, SelfOSSInstructConfig()))
         assert result.status is Status.PASSED, (example.name, result)
+
+
+def test_categories_follow_selfcodealigns_weights():
+    rng = random.Random(0)
+    drawn = Counter(draw_category(rng, CATEGORIES) for _ in range(4000))
+    assert set(drawn) == set(CATEGORIES)
+    assert abs(drawn["function implementation"] / 4000 - 0.5) < 0.03
+    assert abs(drawn["class implementation"] / 4000 - 0.25) < 0.03
+    assert draw_category(rng, ["class implementation"]) == "class implementation"  # a list: equal weights
+
+
+class PromptRecorder:
+    """A `generate` that records each request and answers the concepts step with concepts and every other step with
+    a word, so that the rollout stops (instruction_too_short) right after the C->I request."""
+
+    def __init__(self):
+        self.requests = []
+
+    async def __call__(self, payload):
+        self.requests.append(payload)
+        text = "recursion, list slicing" if len(self.requests) == 1 else "Sure."
+        return Generation.from_choices([Choice(text, "stop")], {})
+
+
+def prompts_for(document_id: str, config: SelfOSSInstructConfig | None = None) -> tuple[list, list]:
+    """(S->C messages, C->I messages) that the rollout sends for a seed."""
+    recorder = PromptRecorder()
+    document = seed_document({"id": document_id, "content": "def f(x):\n    return x[::-1]"})
+    result = asyncio.run(SelfOSSInstruct(config)(document, recorder, sandbox=None))
+    assert result["rejected"] == "instruction_too_short"
+    return recorder.requests[0]["messages"], recorder.requests[1]["messages"]
+
+
+def test_by_default_every_difficulty_and_category_is_asked_for_with_eight_examples_drawn_per_prompt():
+    properties, drawn = Counter(), set()
+    for n in range(30):
+        concepts, instruction = prompts_for(f"seed-{n}")
+        assert len(concepts) == len(instruction) == 1 + 2 * 8 + 1  # system, 8 examples, the query
+        query = dict(line.split(": ", 1) for line in instruction[-1]["content"].splitlines())
+        properties.update([query["difficulty"], query["category"]])
+        drawn.add(tuple(m["content"] for m in concepts[1:-1:2]))
+    assert {"easy", "medium", "hard", *CATEGORIES} <= set(properties)
+    assert len(drawn) == 30  # a fresh draw for every seed
+    assert len({snippet for shots in drawn for snippet in shots}) == len(examples()) == 21
+    assert prompts_for("seed-0") == prompts_for("seed-0")  # and the same draw when it runs again
 
 
 def test_prompts_are_k_shot_chats_in_the_order_drawn():
