@@ -51,6 +51,7 @@ from cursorcore.processing.assembly import (
     row_adapter,
 )
 from cursorcore.processing.llm import LlamaCppBackend, LLMConfig
+from cursorcore.processing.synthesis.sanitize import SanitizeDedup, SanitizeFilter
 from cursorcore.schema import FEATURES
 
 REPO_ID = "cursorcore/programming-instruct"
@@ -172,7 +173,10 @@ CARD = CardInfo(
     shapes_config="wf",
     details="""\
 **Configs.** `wf`, `lc` and `sr` hold the same samples with `messages` rendered in the three edit formats of
-CursorCore (whole file, line-numbered changes, search/replace blocks); pick the one your model trains on. One config
+CursorCore (whole file, line-numbered changes, search/replace blocks); pick the one your model trains on. AIEV-Instruct
+dialogues are the exception: they are in `wf` and `aiev` only, because every turn of a dialogue answers with the whole
+file and fixes code the model saw only in its own earlier answers (no `current` message to number lines of or search
+in), and whole-file answers would teach a model trained on `lc` or `sr` the wrong answer format. One config
 per source (`aiprogrammer`, `commit`, `oj`, `self-oss-instruct`, `aiev`) holds that source's samples in the `wf`
 rendering. Self-OSS-Instruct and AIEV-Instruct samples are configs of this dataset rather than datasets of their own:
 they share the sample schema (an empty `current`, the instruction in `user`, the solution in `next`, explanations and
@@ -376,8 +380,10 @@ def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
             [
                 JsonlReader(str(work / "synthesis"), recursive=True, glob_pattern="*/*.jsonl.gz"),
                 SynthesisExpander(rejected_writer=rejected),
+                SanitizeFilter(),  # Self-OSS-Instruct samples: SelfCodeAlign's sanitize step, before release
                 SampleDecontamination(config.benchmarks, config.benchmark_paths, config.benchmark_source),
                 ExactSampleDedup(),
+                SanitizeDedup(),
                 JsonlWriter(str(kept), output_filename="${rank}.jsonl.gz"),
                 MinhashDedupSignature(str(work / "signatures"), config=minhash, language="eng"),
             ],

@@ -3,7 +3,8 @@
 Synthesis writes one document per input (a trajectory or a seed) with its rollout result. Assembly expands the
 results into samples, sets the rejected ones aside for inspection, decontaminates and deduplicates the kept ones,
 assigns a train/test split by origin (so no repository, problem or seed file is in both), and renders every sample
-in each edit format (configs `wf`, `lc`, `sr`) and per source (WF rendering, one config per source).
+in each edit format (configs `wf`, `lc`, `sr`; AIEV dialogues in `wf` only) and per source (WF rendering, one config
+per source).
 """
 
 import contextlib
@@ -27,7 +28,11 @@ from cursorcore.schema import Check, Sample, Verification
 
 FORMAT_CONFIGS = ("wf", "lc", "sr")
 REJECTED = "rejected"
-MULTI_TURN_SOURCES = ("aiev",)  # their messages are the synthesized dialogue, kept as they are in every config
+# Dialogues (AIEV): their messages are kept as they happened, in `wf` and their own config only. Every turn answers
+# with whole-file code and fixes code the model saw only in its own earlier answers: there is no `current` message
+# whose lines an LC answer could number or an SR answer search, and whole-file answers in `lc`/`sr` would teach a
+# model trained on those configs to answer in the wrong format.
+MULTI_TURN_SOURCES = ("aiev",)
 
 
 def origin_key(kind: str, row: dict[str, Any]) -> str:
@@ -141,6 +146,12 @@ class ExactSampleDedup(BaseFilter):
         return True
 
 
+def configs_of(sample: Sample) -> tuple[str, ...]:
+    """The configs a sample is released in: every edit format and its source's, dialogues `wf` only of the formats."""
+    formats = ("wf",) if sample.source in MULTI_TURN_SOURCES else FORMAT_CONFIGS
+    return (*formats, sample.source)
+
+
 class SplitAndRender(PipelineStep):
     """Assigns the split by origin and yields one document per config the sample belongs to."""
 
@@ -161,7 +172,7 @@ class SplitAndRender(PipelineStep):
             sample = Sample.from_row(doc.metadata["sample"])
             split = self.split_of(doc.metadata["origin"])
             self.stat_update(f"{split}_{sample.source}")
-            for config in (*FORMAT_CONFIGS, sample.source):
+            for config in configs_of(sample):
                 fmt = config if config in FORMAT_CONFIGS else "wf"
                 rendered = (
                     sample

@@ -548,11 +548,13 @@ def test_no_origin_is_in_both_splits(inputs, test_fraction, salt):
         splits[origin_of[row["id"]]].add(document.metadata["split"])
         configs[row["id"]].append((document.metadata["config"], document.metadata["split"]))
     assert all(len(found) == 1 for found in splits.values()), dict(splits)
-    # every sample is in the three format configs and its source's config, in one split
+    # every sample is in the three format configs (a dialogue in `wf` only) and its source's config, in one split
     assert len(configs) == len(documents)
     for document in documents:
         found = configs[document.id]
-        assert sorted(config for config, _ in found) == sorted([*FORMAT_CONFIGS, document.metadata["source"]])
+        source = document.metadata["source"]
+        formats = ["wf"] if source == "aiev" else list(FORMAT_CONFIGS)
+        assert sorted(config for config, _ in found) == sorted([*formats, source])
         assert len({split for _, split in found}) == 1
 
 
@@ -626,8 +628,10 @@ def test_format_configs_hold_the_same_samples_in_the_same_splits(rendered):
     configs, samples = rendered
     assert set(configs) == {*FORMAT_CONFIGS, "commit", "oj", "aiprogrammer", "self-oss-instruct", "aiev"}
     splits = {fmt: {row_id: split for row_id, (split, _) in by_id(configs[fmt]).items()} for fmt in FORMAT_CONFIGS}
-    assert splits["wf"] == splits["lc"] == splits["sr"]
     assert set(splits["wf"]) == set(samples)
+    # AIEV dialogues answer in whole files only: `lc` and `sr` leave them out
+    edits = {row_id: split for row_id, split in splits["wf"].items() if samples[row_id].source != "aiev"}
+    assert splits["lc"] == splits["sr"] == edits != splits["wf"]
     assert set(splits["wf"].values()) == {"train", "test"}  # salt "7" puts these origins on both sides
 
 
@@ -637,8 +641,8 @@ def test_messages_are_rendered_in_the_config_format_and_parse_back(rendered, fmt
     for row_id, (_, row) in by_id(configs[fmt]).items():
         sample = samples[row_id]
         assert without(row, "messages") == without(sample.to_row(), "messages")
-        if sample.source == "aiev":  # a dialogue: kept as it happened, execution turns included
-            assert row["messages"] == sample.messages
+        if sample.source == "aiev":  # a dialogue: kept as it happened, execution turns included, in `wf` only
+            assert fmt == "wf" and row["messages"] == sample.messages
             assert "execution" in [message["role"] for message in row["messages"]]
             continue
         assert row["messages"] == sample_messages(sample, fmt)
@@ -704,9 +708,16 @@ def assembled(tmp_path_factory, benchmark_paths):
     for n in range(3):
         seed = seed_row("stdlib", f"mod{n}.py", "f")
         add("aiprogrammer", seed, [make_sample("aiprogrammer", program(100 + n), program(100 + n, 1))])
-        add("self-oss-instruct", seed, [soi_sample("Scale and sort.", program(110 + n, 1))])
+        instruction = f"Write a function that scales every value of a list by {n + 2} and returns them sorted."
+        add("self-oss-instruct", seed, [soi_sample(instruction, program(110 + n, 1))])
         add("aiev", seed, [aiev_sample("Scale and sort.", program(120 + n), program(120 + n, 1))])
     add("oj", oj_row("CodeNet", "p99", "u1"), [leak], keep=False)  # decontaminated
+    # SelfCodeAlign's sanitize: an incomplete response and an instruction asked again are dropped
+    todo = soi_sample("Write a function that scales the values of a list, sorted.", program(114, 1), "TODO: tests")
+    again = soi_sample(
+        "Write a function that scales every value of a list by 2 and returns them sorted.", program(115)
+    )
+    add("self-oss-instruct", seed_row("stdlib", "mod9.py", "f"), [todo, again], keep=False)
     duplicate = replace(calc, id="octo/other/calc.py/0")
     add("commit", commit_row("octo/other", "calc.py"), [duplicate], keep=False)  # an exact duplicate
     documents["aiev"].append(synthesis_document("aiev", seed_row("stdlib", "x.py", "g"), reject("answer_truncated")))
@@ -739,7 +750,11 @@ def test_assembly_stages_build_every_config(assembled):
     assert set(configs) == {*FORMAT_CONFIGS, *sources, REJECTED}
     for config in (*FORMAT_CONFIGS, *sources):
         rows = by_id(configs[config])
-        wanted = {i for i, (sample, _) in expected.items() if config in FORMAT_CONFIGS or sample.source == config}
+        wanted = {
+            i
+            for i, (sample, _) in expected.items()
+            if config in ("wf", sample.source) or (config in FORMAT_CONFIGS and sample.source != "aiev")
+        }
         # the leak and the exact duplicate are gone, every distinct sample survived MinHash
         assert set(rows) == wanted, config
         for row_id, (split, row) in rows.items():
@@ -758,6 +773,8 @@ def test_assembly_reports_what_it_dropped(assembled):
     stats = report.stats
     assert counters(stats, "decontaminate samples")[f"dropped_{assembled['reason']}"] == 1
     assert counters(stats, "exact sample dedup")["dropped_duplicate"] == 1
+    assert counters(stats, "FILTER: sanitize (SelfCodeAlign)")["dropped_incomplete_code"] == 1
+    assert counters(stats, "sanitize dedup (SelfCodeAlign)")["dropped_exact_duplicate"] == 1
     expand = counters(stats, "expand synthesis results")
     assert expand["rejected_verification_syntax"] == 1 and expand["rejected_answer_truncated"] == 1
     loaded = {f"{config}/{split}": len(rows) for config, splits in configs.items() for split, rows in splits.items()}
