@@ -23,6 +23,17 @@ def pytest_unconfigure(config) -> None:
     shutil.rmtree(TEST_HF_HOME, ignore_errors=True)
 
 
+SLOW_TEST_TIMEOUT = 3000  # seconds; the suite's default (pyproject.toml) is for the tests that are not `slow`
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Slow tests (trainings, whole builds, EvalPlus over a benchmark) take up to tens of minutes: they get a longer
+    timeout unless they name their own."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """../shared, or a clean skip when a checkout has no shared data beside it."""

@@ -434,9 +434,11 @@ def clean_samples() -> list[Sample]:
     ]
 
 
-@pytest.fixture(scope="module")
-def decontamination(benchmark_paths) -> SampleDecontamination:
-    return SampleDecontamination(BENCHMARKS, benchmark_paths)
+@pytest.fixture(scope="module", params=["benchmark files", "bundled snapshot"])
+def decontamination(request, benchmark_paths) -> SampleDecontamination:
+    """The step as builds run it: on the benchmark files, and on the snapshot shipped in the package (the default
+    of every build that names no files), which must catch the same leaks."""
+    return SampleDecontamination(BENCHMARKS, benchmark_paths if request.param == "benchmark files" else None)
 
 
 def test_each_leak_is_dropped_with_its_benchmark(benchmark_paths, decontamination):
