@@ -14,6 +14,11 @@ and TGI server types, requests through `LLMClient` (retries with backoff, timeou
 request cache, token accounting), and rejections — an exception in a rollout becomes a recorded rejection
 (`{"rejected": reason, "detail": ...}`) instead of killing the task, while infrastructure failures still fail the
 task so that a rerun retries them.
+
+This is the one module that reaches into datatrove's private inference API (`InferenceRunner._init_server`,
+`_cached_request`, `run_async`, `checkpoint_manager`; `InferenceServer._make_request`, `_wait_until_ready`): the
+names and signatures are pinned by tests/processing/llm/test_datatrove_contract.py, and pyproject.toml admits only
+the datatrove releases tested.
 """
 
 from __future__ import annotations
