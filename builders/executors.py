@@ -10,6 +10,8 @@ always datatrove's own (`get_incomplete_ranks` over the completion markers), nev
 import json
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,6 +22,7 @@ from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.ray import RayPipelineExecutor
 from datatrove.executor.slurm import SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
+from datatrove.utils.logging import logger
 
 KINDS = ("local", "slurm", "ray")
 
@@ -95,12 +98,37 @@ class ChainedSlurmExecutor(SlurmPipelineExecutor):
 
 
 class CheckedRayExecutor(RayPipelineExecutor):
-    """Ray only logs a failed task and returns; raise instead, so a partial dataset is never taken for a whole one."""
+    """datatrove's Ray executor, finished by datatrove's completion markers. Ray only logs a failed task and returns:
+    raise instead, so a partial dataset is never taken for a whole one. And once in a while (seen on a loaded
+    2-core machine) the object of a task whose actor was stopped after its ranks completed never resolves, and `run()`
+    waits on it forever: when every rank has been marked complete for `grace` seconds, the stage is done."""
+
+    grace = 60.0
 
     def run(self) -> None:
-        super().run()
+        failures: list[BaseException] = []
+        runner = threading.Thread(target=self._run_recording, args=(failures,), daemon=True)
+        runner.start()
+        complete_since = None
+        while runner.is_alive():
+            runner.join(timeout=2)
+            if not runner.is_alive() or self.get_incomplete_ranks():
+                complete_since = None
+                continue
+            complete_since = complete_since or time.monotonic()
+            if time.monotonic() - complete_since > self.grace:
+                logger.warning(f"every rank of {self.logging_dir.path} completed but Ray's run did not return")
+                break
+        if failures:
+            raise failures[0]
         if missing := self.get_incomplete_ranks():
             raise RuntimeError(f"Ray tasks {missing} did not complete; see the logs in {self.logging_dir.path}")
+
+    def _run_recording(self, failures: list[BaseException]) -> None:
+        try:
+            super().run()
+        except BaseException as error:  # handed to the calling thread
+            failures.append(error)
 
 
 def make_executor(
