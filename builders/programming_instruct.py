@@ -5,11 +5,12 @@
     commit-trajectories ──┼──▶  commit                                  ├─▶ expand ─▶ decontaminate ─▶ dedup (exact,
     oj-trajectories ──────┴──▶  oj                                      ┘   MinHash) ─▶ split by origin ─▶ wf/lc/sr
 
-Configs of the dataset: `wf`, `lc`, `sr` (the same samples, three renderings of `messages`), one per source
-(`aiprogrammer`, `commit`, `oj`, `self-oss-instruct`, `aiev`; WF rendering), and `rejected` (samples that failed
-verification, with the reason, for inspection). Splits `train` and `test` never share a repository, a problem or a
-seed file. Missing inputs are built first with their own embedded defaults; the embedded default of this builder is
-small enough to finish on a laptop CPU with the local SmolLM2 server and the bubblewrap sandbox.
+Configs of the dataset: `wf`, `lc`, `sr` (the same samples, three renderings of `messages`; AIEV dialogues in `wf`
+only), one per source (`aiprogrammer`, `commit`, `oj`, `self-oss-instruct`, `aiev`; WF rendering), and `rejected`
+(samples that failed verification, with the reason, for inspection). Splits `train` and `test` never share a
+repository, a problem or a seed file. Missing inputs are built first with their own embedded defaults; the embedded
+default of this builder is small enough to finish on a laptop CPU with the local SmolLM2 server and the bubblewrap
+sandbox.
 """
 
 import contextlib
