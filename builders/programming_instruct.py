@@ -52,6 +52,7 @@ from cursorcore.processing.assembly import (
     row_adapter,
 )
 from cursorcore.processing.llm import LlamaCppBackend, LLMConfig
+from cursorcore.processing.sandbox.options import sandbox_options
 from cursorcore.processing.synthesis.sanitize import SanitizeDedup, SanitizeFilter
 from cursorcore.schema import FEATURES
 
@@ -281,6 +282,9 @@ class Config:
         default_factory=lambda: {kind: dict(fields) for kind, fields in DEFAULT_SYNTHESIS.items()}
     )
     sandbox: str = "local"
+    # the provider's options for every kind (a kind's own `sandbox_options` in `synthesis` add to them), checked
+    # when the config is read; e2b's limits are the team's and are divided among the tasks running at once
+    sandbox_options: dict[str, Any] = field(default_factory=dict)
     synthesis_tasks: int = 1  # datatrove tasks per kind (input shards are divided among them; limits are per task)
     # datatrove tasks of the expand and render stages (exact dedup is per task; MinHash then catches what crosses)
     assembly_tasks: int = 1
@@ -304,6 +308,8 @@ class Config:
         unknown = [k for k in [*self.kinds, *counted, *self.synthesis] if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown sample kinds {unknown}; choose from {', '.join(KINDS)}")
+        for kind in self.kinds:  # every kind's settings and sandbox options fail here, before any task starts
+            kind_config(kind, self, self.executor.running_tasks(self.synthesis_tasks))
 
     def inputs(self, kind: str) -> int:
         """How many input documents the kind synthesizes from (-1: all); kinds a mapping leaves out get 4."""
@@ -350,11 +356,27 @@ def _revision(dataset: Path) -> str:
     return f"{dataset}@{known[-1]}" if known else str(dataset)
 
 
-def synthesis_stage(kind: str, config: Config, data: Path, llm: LLMConfig, work: Path) -> Stage:
+def kind_config(kind: str, config: Config, tasks_at_once: int = 1) -> Any:
+    """The synthesis config of one kind: its `synthesis` fields over the build's seed and sandbox, with the part of
+    the sandbox provider's limits each of `tasks_at_once` tasks may use. A wrong field or option is a ValueError
+    naming the kind."""
+    fields = dict(config.synthesis.get(kind, {}))
+    options = {**config.sandbox_options, **(fields.pop("sandbox_options", None) or {})}
+    provider = fields.pop("sandbox", config.sandbox)
+    fields.setdefault("seed", config.seed)
+    try:
+        options.update(sandbox_options(provider, options).task_share(tasks_at_once))
+        return _import(KINDS[kind].config)(sandbox=provider, sandbox_options=options, **fields)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"synthesis of {kind!r}: {error}") from None
+
+
+def synthesis_stage(
+    kind: str, config: Config, data: Path, llm: LLMConfig, work: Path, tasks_at_once: int = 1
+) -> Stage:
     spec = KINDS[kind]
-    options = {"seed": config.seed, "sandbox": config.sandbox, **config.synthesis.get(kind, {})}
-    kind_config = _import(spec.config)(**options)
-    step = _import(spec.step)(kind_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
+    step_config = kind_config(kind, config, tasks_at_once)
+    step = _import(spec.step)(step_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
     reader = ParquetReader(str(data), adapter=_import(spec.adapter))
     selection = InputSelection(config.inputs(kind), config.max_input_chars)
     rows = sum(pq.read_metadata(shard).num_rows for shard in data.glob("*.parquet"))
@@ -423,7 +445,10 @@ def build(
     work = build_workdir(REPO_ID, settings, hub)
     with serving(config.llm) as llm:
         per_task = task_llm(llm, total.max_concurrency, config.executor, config.synthesis_tasks, workers, work)
-        stages = [synthesis_stage(k, config, folders[KINDS[k].input_dataset], per_task, work) for k in config.kinds]
+        at_once = config.executor.running_tasks(config.synthesis_tasks, workers)
+        stages = [
+            synthesis_stage(k, config, folders[KINDS[k].input_dataset], per_task, work, at_once) for k in config.kinds
+        ]
         stages += assembly_stages(config, work, work / "dataset")
         report = run_to_hub(
             stages,

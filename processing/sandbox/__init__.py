@@ -17,7 +17,7 @@ from cursorcore.processing.sandbox.base import (
     Status,
 )
 
-PROVIDERS = ("local", "e2b")
+PROVIDERS = ("local", "e2b")  # the schemas of their options: options.OPTIONS
 
 __all__ = [
     "BUILD_LIMITS",
@@ -34,16 +34,18 @@ __all__ = [
 
 
 def get_sandbox(provider: str = "local", **options: Any) -> Sandbox:
-    """Make a provider; its dependencies are imported only when it is asked for."""
+    """Make a provider from its options (checked against the provider's schema in `options.py`: an option it does
+    not take is a `SandboxOptionsError` naming both); its dependencies are imported only when it is asked for."""
+    from cursorcore.processing.sandbox.options import options_dict, sandbox_options
+
+    checked = sandbox_options(provider, options)
     if provider == "local":
         from cursorcore.processing.sandbox.local import LocalSandbox
 
-        return LocalSandbox(**options)
-    if provider == "e2b":
-        from cursorcore.processing.sandbox.e2b import E2BSandbox
+        return LocalSandbox(**options_dict(checked))
+    from cursorcore.processing.sandbox.e2b import E2BSandbox
 
-        return E2BSandbox(**options)
-    raise ValueError(f"unknown sandbox provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    return E2BSandbox(checked)
 
 
 def verify(

@@ -1,18 +1,23 @@
 """The `e2b` provider: jobs run in E2B cloud sandboxes (Firecracker microVMs) via `e2b-code-interpreter`'s async API.
 
 A sandbox takes a while to create and is billed while it lives, so each one is reused: after a job, a reset run as
-root kills every process of the job's user and deletes the work dir. At most `concurrency` sandboxes exist at once.
+root kills every process of the job's user and deletes the work dir. The plan's limits are kept on this side (see
+`options.E2BOptions`): at most `max_concurrent` sandboxes exist at once, creations are spaced to
+`creations_per_second`, and a failed creation (the API's 429 `RateLimitException`, 503 `ServiceBusyException`, a
+dropped connection) is tried again with jittered exponential backoff, up to `creation_attempts` times.
 All E2B objects live on one private event loop thread, so `run` (from any thread) and `arun` (from any event loop)
 share the same pool. The API key comes from the environment (E2B_API_KEY) only and is never logged.
 
 Limits are applied inside the sandbox with `ulimit` and `timeout`; the SDK's own timeout is the job's wall time plus a
 margin, so a command that hangs the connection still ends as `timeout`. Failing to create a sandbox or losing one
-mid-job is `error`, never `failed`. Sandboxes are created without internet access unless `allow_internet=True` (which
-jobs that install packages need).
+mid-job is `error`, never `failed`. Sandboxes are created without internet access unless `allow_internet` is set
+(jobs that install packages need it); a failed install is reported as one ("installing packages failed", or "the
+job asks for packages" without internet), so synthesis counts it as an install failure.
 """
 
 import asyncio
 import os
+import random
 import shlex
 import signal
 import threading
@@ -29,6 +34,7 @@ from cursorcore.processing.sandbox.base import (
     StepOutcome,
     step_verdict,
 )
+from cursorcore.processing.sandbox.options import E2BOptions
 
 E2B_HINT = "pip install 'cursorcore[e2b]'"
 WORKDIR = "/home/user/job"
@@ -82,32 +88,43 @@ def _exit_code(shell_status: int) -> int:
     return -(shell_status - 128) if shell_status > 128 else shell_status
 
 
+class CreationPacer:
+    """Spaces sandbox creations to at most `per_second` (E2B counts creations per team and answers 429 past it)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 class E2BSandbox(Sandbox):
     """Run jobs in E2B cloud sandboxes. Needs `pip install 'cursorcore[e2b]'` and E2B_API_KEY in the environment."""
 
     name = "e2b"
 
-    def __init__(
-        self,
-        *,
-        concurrency: int = 4,
-        template: str | None = None,
-        allow_internet: bool = False,
-        timeout_margin: float = 10.0,
-        lifetime: int = 600,
-    ) -> None:
+    def __init__(self, options: E2BOptions | None = None) -> None:
         try:
             import e2b_code_interpreter  # noqa: F401
         except ImportError as error:
             raise SandboxUnavailable(f"the e2b provider needs e2b-code-interpreter: {E2B_HINT}") from error
         if not os.environ.get("E2B_API_KEY"):
             raise SandboxUnavailable("E2B_API_KEY is not set; the e2b provider takes its API key from the environment")
-        super().__init__(concurrency)
-        self.template, self.allow_internet = template, allow_internet
-        self.isolates_network = not allow_internet
-        self.timeout_margin, self.lifetime = timeout_margin, lifetime
+        self.options = options = options or E2BOptions()
+        super().__init__(options.max_concurrent)
+        self.allow_internet = options.allow_internet
+        self.isolates_network = not options.allow_internet
+        self.creation_failures = 0  # failed creation attempts, retried or not (what a rehearsal reports)
         self._idle: list = []
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._pacer = CreationPacer(options.creations_per_second)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="e2b-sandbox", daemon=True)
         self._thread.start()
@@ -119,13 +136,14 @@ class E2BSandbox(Sandbox):
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._run(job), self._loop))
 
     async def _run(self, job: Job) -> Result:
-        from e2b_code_interpreter import AsyncSandbox
-
         if job.packages and not self.allow_internet:
-            return Result.infrastructure_error("the job installs packages: use E2BSandbox(allow_internet=True)")
+            return Result.infrastructure_error(
+                f"the job asks for packages {list(job.packages)}, but the e2b sandbox has no internet: set "
+                "sandbox_options: {allow_internet: true}"
+            )
         async with self._semaphore:
             try:
-                sandbox = self._idle.pop() if self._idle else await self._create(AsyncSandbox)
+                sandbox = self._idle.pop() if self._idle else await self._create()
             except Exception as error:
                 return Result.infrastructure_error(f"cannot create an E2B sandbox: {type(error).__name__}: {error}")
             try:
@@ -137,16 +155,35 @@ class E2BSandbox(Sandbox):
             self._idle.append(sandbox)
             return result
 
-    async def _create(self, factory):
-        return await factory.create(
-            template=self.template, timeout=self.lifetime, allow_internet_access=self.allow_internet
-        )
+    async def _create(self):
+        """A new sandbox, paced to the plan's creation rate, tried again with backoff while creation fails for a
+        reason that may pass (rate limit, busy service, network); a wrong key or template fails at once."""
+        from e2b import AuthenticationException, InvalidArgumentException
+        from e2b_code_interpreter import AsyncSandbox
+
+        options, attempt = self.options, 0
+        while True:
+            await self._pacer.wait()
+            try:
+                return await AsyncSandbox.create(
+                    template=options.template, timeout=options.lifetime, allow_internet_access=options.allow_internet
+                )
+            except (AuthenticationException, InvalidArgumentException):
+                self.creation_failures += 1
+                raise
+            except Exception:
+                self.creation_failures += 1
+                attempt += 1
+                if attempt == options.creation_attempts:
+                    raise
+            delay = min(options.backoff_max, options.backoff_initial * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _execute(self, sandbox, job: Job) -> Result:
         from e2b import CommandExitException, TimeoutException
 
         plan = plan_job(job)
-        await sandbox.set_timeout(self.lifetime)
+        await sandbox.set_timeout(self.options.lifetime)
         for path, data in plan.files.items():
             await sandbox.files.write(path, data)
         stdout, stderr, duration = "", "", 0.0
@@ -155,7 +192,10 @@ class E2BSandbox(Sandbox):
             timed_out = False
             try:
                 done = await sandbox.commands.run(
-                    step.command, envs=plan.envs, cwd=WORKDIR, timeout=step.limits.wall_time + self.timeout_margin
+                    step.command,
+                    envs=plan.envs,
+                    cwd=WORKDIR,
+                    timeout=step.limits.wall_time + self.options.timeout_margin,
                 )
                 code, out, err = 0, done.stdout, done.stderr
             except CommandExitException as exited:

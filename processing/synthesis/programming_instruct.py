@@ -38,6 +38,7 @@ from cursorcore.processing.formats.conversation import sample_messages
 from cursorcore.processing.llm import LLMConfig, LLMInfrastructureError, LLMRequestError, RolloutRunner, reject
 from cursorcore.processing.llm.runtime import chunked_jsonl_writer, is_rejection
 from cursorcore.processing.sandbox import Sandbox, get_sandbox
+from cursorcore.processing.sandbox.options import sandbox_options
 from cursorcore.processing.synthesis.pi_parsers import (
     ORDERS,
     Rejected,
@@ -107,7 +108,8 @@ class ProgrammingInstructConfig:
     records_per_chunk: int = 100
     # the sandbox compiles C/C++ programs for the syntax check
     sandbox: str = "local"
-    sandbox_options: dict[str, Any] = field(default_factory=lambda: {"workers": 1})
+    # the provider's options (cursorcore.processing.sandbox.options); locally one worker per task unless set
+    sandbox_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.loc, Mapping):
@@ -122,6 +124,9 @@ class ProgrammingInstructConfig:
             raise ValueError("need 1 <= min_steps <= max_steps")
         if self.max_attempts < 1 or self.samples_per_trajectory < 1:
             raise ValueError("max_attempts and samples_per_trajectory must be >= 1")
+        if self.sandbox == "local":
+            self.sandbox_options = {"workers": 1, **self.sandbox_options}
+        sandbox_options(self.sandbox, self.sandbox_options)  # a wrong option fails here, not in every task
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "ProgrammingInstructConfig":

@@ -47,7 +47,8 @@ def test_per_kind_input_counts_fall_back_to_four():
 def test_the_full_scale_config_and_the_input_configs_it_names_load(tmp_path):
     config = pi.Config.from_yaml(CONFIGS / "programming-instruct-full.yaml")
     assert config.llm["backend"] == "endpoint" and config.sandbox == "e2b"
-    assert config.synthesis == {} and config.inputs("oj") == -1 and config.max_input_chars == -1
+    assert config.synthesis == {"aiev": {"sandbox_options": {"allow_internet": True}}}
+    assert config.inputs("oj") == -1 and config.max_input_chars == -1
     for name, path in config.input_configs.items():
         assert Path(path).is_file(), path
         get_builder(name).Config.from_yaml(path)  # every field is one its builder knows

@@ -14,7 +14,7 @@ PROVIDERS = ["local", pytest.param("e2b", marks=pytest.mark.e2b)]
 def e2b_sandbox():
     if not os.environ.get("E2B_API_KEY"):
         pytest.skip("E2B_API_KEY is not set")
-    with get_sandbox("e2b", concurrency=2) as sandbox:
+    with get_sandbox("e2b", max_concurrent=2) as sandbox:
         yield sandbox
 
 

@@ -65,8 +65,9 @@ def test_sandbox_creation_failure_is_an_error_not_a_failure(monkeypatch):
 
     monkeypatch.setenv("E2B_API_KEY", "e2b_not_a_real_key")
     monkeypatch.setattr(e2b_code_interpreter.AsyncSandbox, "create", refuse)
-    with get_sandbox("e2b", concurrency=1) as sandbox:
+    with get_sandbox("e2b", max_concurrent=1, creation_attempts=1) as sandbox:
         result = sandbox.run(Job.python("print(1)"))
         installs = sandbox.run(Job.python("pass", packages=["numpy"]))
     assert result.status is Status.ERROR and "quota" in result.detail
     assert installs.status is Status.ERROR and "allow_internet" in installs.detail
+    assert installs.detail.startswith("the job asks for packages")  # counted as an install failure
