@@ -60,6 +60,11 @@ def _build(args: argparse.Namespace) -> int:
         if args.executor or args.detach:
             kind = args.executor or config.executor.kind
             config = replace(config, executor=replace(config.executor, kind=kind, detach=args.detach))
+        if args.check:
+            from cursorcore.builders.check import check
+
+            print(check(args.dataset, config, workers=args.workers).text())
+            return 0
         report = builder.build(config, hub=args.hub, workers=args.workers, version=args.version)
     except BuildSubmitted as submitted:
         print(f"{args.dataset}: {submitted}")
@@ -132,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Slurm: submit and return; the same command without --detach later waits for the jobs and releases",
     )
     build.add_argument("--version", help="version tag of this build, e.g. v1.0.0 (default: the last one, patch + 1)")
+    build.add_argument(
+        "--check",
+        action="store_true",
+        help="construct every component (models, sandboxes, executors) without running anything and print the plan",
+    )
     build.set_defaults(handler=_build)
 
     push_parser = commands.add_parser(
