@@ -26,8 +26,9 @@ SEED = (
     "    return math.pi * r * r\n"
 )
 
-# What models answered this prompt (greedy, 5 tokens, stopped at the line break): SmolLM2-135M-Instruct through
-# llama.cpp's completion route, and the shapes base models give after "My answer is:"
+# Answers to this prompt (greedy, 5 tokens, stopped at the line break). SmolLM2-135M-Instruct through llama.cpp's
+# completion route answered " Yes" (area, double) and " No" (a one-word docstring of a set difference) on
+# 2026-12-05; the others are the shapes a 5-token answer can take
 RECORDED = [
     (" Yes", True),
     (" No", False),
