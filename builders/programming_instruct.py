@@ -38,6 +38,7 @@ from cursorcore.builders import BuildReport, get_builder
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig
+from cursorcore.builders.failure_gate import check_failure_share
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.hub import dataset_folder
 from cursorcore.builders.llm_budget import task_llm
@@ -290,6 +291,9 @@ class Config:
     assembly_tasks: int = 1
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # inputs are built on the same executor
     test_fraction: float = 0.1
+    # the build stops, releasing nothing, when more than this share of a kind's model requests were refused by the
+    # server's validation or lost to sandbox outages (builders/failure_gate.py)
+    max_failure_share: float = 0.01
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp", "apeval"])
     benchmark_paths: dict[str, str] = field(default_factory=dict)
     benchmark_source: str = "bundled"
@@ -462,5 +466,6 @@ def build(
             executor=config.executor,
         )
         model = llm.model or llm.endpoint_name or llm.endpoint_url or "the configured model"
+    check_failure_share(report.stats, config.max_failure_share)
     sources = {name: _revision(folder.parent.parent) for name, folder in folders.items()}
     return release(report, card_for(report, model), config, hub, version, sources=sources)
