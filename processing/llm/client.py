@@ -220,7 +220,9 @@ class LLMClient:
             raise ValueError("a request needs `messages` (chat completion) or `prompt` (plain text generation)")
         n = int(request.pop("n", None) or 1)
         key = {"model": self.model, **request, "n": n}
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+        # SQLite waits on its lock (other tasks' writes to a shared file) off the event loop, never blocking the
+        # requests in flight
+        if self.cache is not None and (hit := await asyncio.to_thread(self.cache.get, key)) is not None:
             self.stats.cache_hits += 1
             generation = Generation.from_json(hit)
             generation.cached = True
@@ -239,7 +241,7 @@ class LLMClient:
             elif n > 1:
                 self._server_honours_n = True
         if self.cache is not None:
-            self.cache.put(key, generation.to_json())
+            await asyncio.to_thread(self.cache.put, key, generation.to_json())
         return generation
 
     async def server_rules(self) -> ServerRules:
