@@ -195,23 +195,29 @@ def _run_here(
 def _run_on_slurm(
     runs: list[_StageRun], config: ExecutorConfig, workdir: Path, workers: int | None, terminal: IO[str]
 ) -> dict[str, float]:
-    """Submit every stage at once (job arrays chained with `depends=`) unless jobs of this build are still queued,
-    then wait for each stage in turn; a detached build returns after submitting."""
+    """Submit every stage at once (job arrays chained with `depends=`) unless this build's jobs are still queued,
+    then wait for each stage in turn; a detached build returns after submitting.
+
+    The build is still queued when the job of its first incomplete stage is: then this run only waits. Otherwise
+    that stage failed or was cancelled, the stages after it can never start (they wait on it with `afterok`, even
+    before Slurm marks them `DependencyNeverSatisfied`), and everything not complete is cancelled and submitted
+    again."""
     submitted = SubmittedJobs(workdir / "logs" / "slurm-jobs.json")
     jobs = submitted.read()
-    if not queued_jobs(list(jobs.values())):
-        cancel_jobs(list(jobs.values()))  # left pending behind a failed stage, they would never run
+    waiting = {run.stage.name: run.executor(config, workers) for run in runs}
+    first = next((name for name, executor in waiting.items() if executor.get_incomplete_ranks()), None)
+    if first is not None and not queued_jobs([jobs.get(first, "")]):
+        cancel_jobs(list(jobs.values()))
         executors: list[PipelineExecutor] = []
         for run in runs:
             executors.append(run.executor(config, workers, depends=executors[-1] if executors else None))
         executors[-1].run()  # launches its dependencies first: one submission for the whole build
         jobs = {run.stage.name: str(ex.job_id) for run, ex in zip(runs, executors, strict=True)}
         submitted.write(jobs)
-    waiting = {run.stage.name: run.executor(config, workers) for run in runs}
     if config.detach and any(ex.get_incomplete_ranks() for ex in waiting.values()):
         queued = ", ".join(f"{name} {job}" for name, job in jobs.items() if job != "-1")
         raise BuildSubmitted(
-            f"submitted to Slurm (jobs: {queued}); run the same `cursorcore build` command again without --detach "
+            f"queued on Slurm (jobs: {queued}); run the same `cursorcore build` command again without --detach "
             "to wait for them and release the build (squeue / sacct show them meanwhile)"
         )
     timings = {}
