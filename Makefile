@@ -120,6 +120,7 @@ bench: install $(EVALPLUS_STAMP) ## run the benchmarks in bench/ and print ratio
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_synthesis_pi.py
 	$(PY) bench/bench_synthesis_soi_aiev.py
+	$(PY) bench/bench_executors.py
 	$(PY) bench/bench_mutation.py
 
 test: install $(EVALPLUS_STAMP) ## run the test suite (offline; the `slow` tests are left to test-slow)
