@@ -13,7 +13,7 @@ LLAMA_VERSION := 0.3.36
 WHEELHOUSE ?= $(HOME)/.cache/cursorcore/wheels-portable
 PYTEST_ARGS ?=
 
-.PHONY: help install install-slurm build-data train eval serve-llm publish bench test test-slow lint
+.PHONY: help install install-slurm build-data rehearse train eval serve-llm publish bench test test-slow lint
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ serve-llm: install ## run the local llama.cpp server in the foreground (LLM_PORT
 	$(PY) -m cursorcore.cli llm serve --port $(LLM_PORT) $(if $(LLM_MODEL),--model $(LLM_MODEL))
 
 DATASET ?= programming-instruct
+rehearse: install ## the full-scale config against TGI and E2B stand-ins, inputs shrunk (REHEARSAL_HUB=<dir>)
+	HF_HUB_OFFLINE=1 $(PY) -m cursorcore.builders.rehearsal $(if $(REHEARSAL_HUB),--hub $(REHEARSAL_HUB))
+
 publish: install ## push a built dataset version to the Hub (DATASET=<name> HUB=<dir> [VERSION=vX.Y.Z] [DRY_RUN=1])
 	$(PY) -m cursorcore.cli push $(DATASET) --hub $(HUB) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
 
