@@ -21,7 +21,7 @@ _EXPORTS = {
         "LLMUnavailableError",
         "ServerStartError",
     ),
-    "runtime": ("RolloutRunner", "chunked_jsonl_writer", "is_rejection", "reject"),
+    "runtime": ("Rejected", "RolloutRunner", "chunked_jsonl_writer", "is_rejection", "reject"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

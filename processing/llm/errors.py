@@ -5,12 +5,14 @@ so that a rerun retries them; only `LLMRequestError` (the server refused this pa
 as a rejected sample.
 """
 
+from cursorcore.errors import InfrastructureError
+
 
 class LLMError(Exception):
     """Base class of every error raised by `cursorcore.processing.llm`."""
 
 
-class LLMInfrastructureError(LLMError):
+class LLMInfrastructureError(LLMError, InfrastructureError):
     """The server could not answer (down, overloaded, too slow): retry later, never blame the sample."""
 
 

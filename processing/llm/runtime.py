@@ -11,9 +11,9 @@ in `document.metadata["rollout_results"]`; returning None drops the document.
 What datatrove gives: the server per task (spawned, waited for, stopped), document concurrency, output written in
 chunks and checkpoints from which a killed task resumes with identical output. What this module adds: the llama.cpp
 and TGI server types, requests through `LLMClient` (retries with backoff, timeouts, `n` emulation, the persistent
-request cache, token accounting), and rejections — an exception in a rollout becomes a recorded rejection
-(`{"rejected": reason, "detail": ...}`) instead of killing the task, while infrastructure failures still fail the
-task so that a rerun retries them.
+request cache, token accounting), and rejections: a rollout raises `Rejected(reason)` (or lets a refused request's
+`LLMRequestError` through) and the document is recorded as `{"rejected": reason, "detail": ...}`; every other
+exception, infrastructure failures and bugs alike, fails the task so that it is seen and a rerun resumes.
 
 This is the one module that reaches into datatrove's private inference API (`InferenceRunner._init_server`,
 `_cached_request`, `run_async`, `checkpoint_manager`; `InferenceServer._make_request`, `_wait_until_ready`): the
@@ -35,14 +35,24 @@ from datatrove.pipeline.inference.servers import InferenceServer, SGLangServer, 
 from datatrove.pipeline.inference.types import GenerateFunction, RolloutFunction, ServerError
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.pipeline.writers.disk_base import DiskWriter
-from loguru import logger
 
 from cursorcore.processing.llm.backends import make_backend
 from cursorcore.processing.llm.client import ClientStats, Generation, LLMClient, derive_seed
 from cursorcore.processing.llm.config import LLMConfig
-from cursorcore.processing.llm.errors import LLMInfrastructureError, LLMRequestError
+from cursorcore.processing.llm.errors import LLMRequestError
 
 REJECTED = "rejected"
+
+
+class Rejected(Exception):
+    """Raised by a rollout: this document yields nothing, for a counted `reason`. With `LLMRequestError` (the server
+    refused one request) the only exceptions that become rejections; any other exception is a bug or an outage and
+    fails the task, so that it is seen and a rerun resumes."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
 
 
 def reject(reason: str, detail: str = "") -> dict[str, str]:
@@ -213,11 +223,10 @@ class RolloutRunner(InferenceRunner):
     async def _run_rollout(self, document: Document, generate: GenerateFunction, **context: Any) -> Any:
         try:
             result = await self.rollout(document, generate, **context)
-        except (LLMInfrastructureError, ServerError):
-            raise  # the server's fault: fail the task, a rerun resumes
-        except Exception as error:
-            logger.warning(f"rollout of document {document.id} rejected: {type(error).__name__}: {error}")
-            result = reject(type(error).__name__, str(error))
+        except Rejected as rejection:
+            result = reject(rejection.reason, rejection.detail)
+        except LLMRequestError as error:  # the server refused a request of this document's: counted, never retried
+            result = reject("llm_request_error", str(error)[:300])
         if is_rejection(result):
             self.stat_update(f"rejected_{result[REJECTED]}", unit="rollout")
         return result

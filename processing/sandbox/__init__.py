@@ -13,6 +13,7 @@ from cursorcore.processing.sandbox.base import (
     Limits,
     Result,
     Sandbox,
+    SandboxOutage,
     SandboxUnavailable,
     Status,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Limits",
     "Result",
     "Sandbox",
+    "SandboxOutage",
     "SandboxUnavailable",
     "Status",
     "get_sandbox",

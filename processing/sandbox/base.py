@@ -20,9 +20,16 @@ from typing import Any, ClassVar, Self
 
 from tqdm.auto import tqdm
 
+from cursorcore.errors import InfrastructureError
 
-class SandboxUnavailable(RuntimeError):
+
+class SandboxUnavailable(InfrastructureError):
     """A provider cannot run here at all (missing tool, package or key); the message says how to fix it."""
+
+
+class SandboxOutage(InfrastructureError):
+    """The sandbox could not run a job it was given (its verdict was `error`): not the code's fault, so the step
+    fails and a rerun retries instead of recording a verdict."""
 
 
 class Status(enum.StrEnum):

@@ -11,19 +11,11 @@ import itertools
 import re
 
 from cursorcore.processing.formats.fences import find_fences
+from cursorcore.processing.llm.runtime import Rejected
 from cursorcore.tokens import find_special_token
 
 MIN_ANSWER_CHARS = 20
 ORDERS = ("forward", "undo", "drafts")
-
-
-class Rejected(Exception):
-    """An answer (or a whole stage) that cannot be used; `reason` is the counted rejection reason."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def _marker(word: str) -> re.Pattern[str]:

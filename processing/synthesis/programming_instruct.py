@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
-from cursorcore.processing.llm import LLMConfig, LLMInfrastructureError, LLMRequestError, RolloutRunner, reject
+from cursorcore.processing.llm import LLMConfig, LLMRequestError, RolloutRunner, reject
 from cursorcore.processing.llm.runtime import chunked_jsonl_writer, is_rejection
-from cursorcore.processing.sandbox import Sandbox, get_sandbox
+from cursorcore.processing.sandbox import Sandbox, SandboxOutage, get_sandbox
 from cursorcore.processing.sandbox.options import sandbox_options
 from cursorcore.processing.synthesis.pi_parsers import (
     ORDERS,
@@ -413,11 +413,6 @@ async def build_sample(cut: Cut, asker: Asker, sample_id: str) -> Sample:
     return replace(sample, messages=sample_messages(sample, config.messages_format))
 
 
-class VerificationUnavailable(LLMInfrastructureError):
-    """The sandbox could not run a check. Not the sample's fault: like an LLM outage it must fail the task so that
-    a rerun retries (the rollout runtime lets exactly this family of errors through)."""
-
-
 def failed_check(sample: Sample) -> tuple[str, str]:
     """(`verification_<check kind>`, detail) of the first failed check."""
     for check in sample.verification.checks:
@@ -446,7 +441,7 @@ async def synthesize(
         return reject("special_token", f"the code contains {token}")
     syntax = await syntax_check(final, lang, sandbox)
     if syntax.status == "error":
-        raise VerificationUnavailable(f"syntax check of {document.id}: {syntax.detail}")
+        raise SandboxOutage(f"syntax check of {document.id}: {syntax.detail}")
     if syntax.status not in ("passed", "skipped"):
         return reject("verification_syntax", f"the final program: {syntax.status} {syntax.detail}".strip())
     if trajectory is None:
@@ -490,7 +485,7 @@ async def synthesize(
         elif checked.verification.status == "failed":
             result.rejections.append(Rejection(*failed_check(checked), checked))
         else:
-            raise VerificationUnavailable(f"sample {checked.id}: {failed_check(checked)[1]}")
+            raise SandboxOutage(f"sample {checked.id}: {failed_check(checked)[1]}")
     if not result.samples and not result.rejections:
         return {
             **reject("no_candidate", f"{len(states)} states, none usable as the current snapshot"),

@@ -27,7 +27,14 @@ from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
 from cursorcore.processing.formats.fences import fence, find_fences
-from cursorcore.processing.llm import LLMConfig, RolloutRunner, chunked_jsonl_writer, is_rejection, make_backend
+from cursorcore.processing.llm import (
+    LLMConfig,
+    Rejected,
+    RolloutRunner,
+    chunked_jsonl_writer,
+    is_rejection,
+    make_backend,
+)
 from cursorcore.processing.llm.client import Generation, LLMClient
 from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status, get_sandbox
 from cursorcore.processing.synthesis.mutation import MutationConfig, mutation_check, mutation_plan, too_weak
@@ -160,15 +167,6 @@ def draw_examples(rng: random.Random, k: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- model output
-
-
-class Rejected(Exception):
-    """Why a stage produced nothing usable; the rollout turns it into a rejection with this reason."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def stable_seed(*parts: object) -> int:

@@ -16,7 +16,8 @@ from datatrove.data import Document
 from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 
-from cursorcore.processing.llm import LLMConfig, RolloutRunner, TGIBackend, chunked_jsonl_writer, reject
+from cursorcore.processing.llm import LLMConfig, Rejected, RolloutRunner, TGIBackend, chunked_jsonl_writer, reject
+from cursorcore.processing.sandbox import SandboxOutage
 from tests.processing.llm.rollout_job import DOCUMENTS
 
 JOB = Path(__file__).with_name("rollout_job.py")
@@ -25,7 +26,7 @@ JOB = Path(__file__).with_name("rollout_job.py")
 async def mixed_rollout(document, generate):
     """Every outcome a synthesis step has: an answer, n samples, a rejection, an error, a dropped document."""
     if document.id == "error":
-        raise ValueError("the answer had no code block")
+        raise Rejected("no_code", "the answer had no code block")
     if document.id == "drop":
         return None
     if document.id == "short":
@@ -66,12 +67,12 @@ def test_rollouts_answers_rejections_and_drops(llm_server, tmp_path):
         row["id"]: row["metadata"]["rollout_results"] for rows in read_rows(tmp_path / "out").values() for row in rows
     }
     assert sorted(rows) == ["error", "no", "short", "yes"]  # `drop` returned None
-    assert rows["error"] == [{"rejected": "ValueError", "detail": "the answer had no code block"}]
+    assert rows["error"] == [{"rejected": "no_code", "detail": "the answer had no code block"}]
     assert rows["short"] == [{"rejected": "too_short", "detail": "the seed has one line"}]
     for word in ("yes", "no"):
         (result,) = rows[word]
         assert len(result["texts"]) == 2 and result["result"]["text"] == result["texts"][0]
-    assert total(stats, "rejected_ValueError") == total(stats, "rejected_too_short") == 1
+    assert total(stats, "rejected_no_code") == total(stats, "rejected_too_short") == 1
     assert total(stats, "llm_calls") == 2 and total(stats, "completion_tokens") > 0
     # a finished job leaves no resume marker behind: its checkpoint folder cannot make a later run skip documents
     assert not list((tmp_path / "out-checkpoints").rglob("*.txt"))
@@ -80,6 +81,25 @@ def test_rollouts_answers_rejections_and_drops(llm_server, tmp_path):
     stats = run_pipeline(step("again"), documents, tmp_path / "logs-again")
     assert (total(stats, "llm_calls"), total(stats, "llm_cache_hits")) == (0, 2)
     assert read_rows(tmp_path / "again") == read_rows(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "error", [KeyError("seed"), SandboxOutage("the sandbox lost its worker")], ids=["a bug", "a sandbox outage"]
+)
+def test_a_bug_or_an_outage_in_a_rollout_fails_its_task_instead_of_becoming_data(llm_server, tmp_path, error):
+    """Only `Rejected` (and a refused request) become rejections: a `KeyError` is a bug, a sandbox outage is an
+    outage, and either must stop the task where a person sees it, not show up as a `rejected_KeyError` count."""
+
+    async def rollout(document, generate):
+        raise error
+
+    writer = chunked_jsonl_writer(tmp_path / "out", compression=None)
+    step = RolloutRunner(rollout, llm_server.endpoint_config(), writer, tmp_path / "checkpoints")
+    executor = LocalPipelineExecutor(pipeline=[[Document(text="x", id="a")], step], logging_dir=str(tmp_path / "logs"))
+    with pytest.raises(Exception, match="Failed to process document a") as failure:
+        executor.run()
+    assert failure.value.__cause__ is error or str(error) in str(failure.value)
+    assert executor.get_incomplete_ranks() == [0] and not list((tmp_path / "out").glob("*.jsonl"))
 
 
 def test_an_unreachable_server_fails_the_task_instead_of_rejecting(llm_server, proxy, tmp_path):
