@@ -53,7 +53,7 @@ install-slurm: ## install Debian's slurm-wlm and munge for the Slurm tests (apt-
 HUB ?= hub
 BUILD_CONFIG ?=
 build-data: install ## build cursorcore/programming-instruct into ./hub (HUB=<dir> BUILD_CONFIG=<yaml> WORKERS=<n>)
-	$(PY) -m cursorcore.cli build programming-instruct --hub $(HUB) --workers $(or $(WORKERS),2) \
+	$(PY) -m cursorcore.apps.cli build programming-instruct --hub $(HUB) --workers $(or $(WORKERS),2) \
 	  $(if $(BUILD_CONFIG),--config $(BUILD_CONFIG))
 
 # Training runs in its own venv (see install-train); `make train` writes its runs to TRAIN_OUT/<model>-<method>/
@@ -82,8 +82,8 @@ $(TRAIN_STAMP): pyproject.toml Makefile
 
 train: install-train ## fine-tune a model of the series with Axolotl (MODEL=<name> [DATA=<hub folder or id>])
 	@test -n "$(MODEL)" || { echo "usage: make train MODEL=<name> [DATA=<path or id>]; models:"; \
-	  $(TRAIN_PY) -m cursorcore.train list; exit 2; }
-	$(TRAIN_PY) -m cursorcore.train run $(MODEL) $(if $(DATA),--data $(DATA)) --out $(TRAIN_OUT)
+	  $(TRAIN_PY) -m cursorcore.apps.train list; exit 2; }
+	$(TRAIN_PY) -m cursorcore.apps.train run $(MODEL) $(if $(DATA),--data $(DATA)) --out $(TRAIN_OUT)
 
 # APEval through `cursorcore eval`: SmolLM2 on a local llama.cpp server by default; MODEL=<Hub id or folder> runs it
 # with EVAL_BACKEND (transformers on CPU unless told otherwise); SOLUTIONS=<file.jsonl> only scores; PUBLISH=1 puts the
@@ -107,14 +107,14 @@ eval: install ## APEval table: local SmolLM2 by default; MODEL=.. [EVAL_BACKEND=
 
 LLM_PORT ?= 8080
 serve-llm: install ## run the local llama.cpp server in the foreground (LLM_PORT=8080, LLM_MODEL=<gguf>)
-	$(PY) -m cursorcore.cli llm serve --port $(LLM_PORT) $(if $(LLM_MODEL),--model $(LLM_MODEL))
+	$(PY) -m cursorcore.apps.cli llm serve --port $(LLM_PORT) $(if $(LLM_MODEL),--model $(LLM_MODEL))
 
 DATASET ?= programming-instruct
 rehearse: install ## the full-scale config against TGI and E2B stand-ins, inputs shrunk (REHEARSAL_HUB=<dir>)
 	HF_HUB_OFFLINE=1 $(PY) -m cursorcore.builders.rehearsal $(if $(REHEARSAL_HUB),--hub $(REHEARSAL_HUB))
 
 publish: install ## push a built dataset version to the Hub (DATASET=<name> HUB=<dir> [VERSION=vX.Y.Z] [DRY_RUN=1])
-	$(PY) -m cursorcore.cli push $(DATASET) --hub $(HUB) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
+	$(PY) -m cursorcore.apps.cli push $(DATASET) --hub $(HUB) $(if $(VERSION),--version $(VERSION)) $(if $(DRY_RUN),--dry-run)
 
 bench: install $(EVALPLUS_STAMP) ## run the benchmarks in bench/ and print ratios (tables go to bench/RESULTS.md)
 	$(PY) bench/bench_sandbox.py

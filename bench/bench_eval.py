@@ -105,7 +105,7 @@ def rerun_alone(solutions, ours, indices, python: str, workdir: Path) -> set[int
 def smollm2_table(workdir: Path) -> str:
     """APEval end to end with the embedded default model; the table as `cursorcore eval apeval` prints it."""
     output = workdir / "smollm2.json"
-    command = [sys.executable, "-m", "cursorcore.cli", "eval", "apeval", "--local", "--mode", "instruct"]
+    command = [sys.executable, "-m", "cursorcore.apps.cli", "eval", "apeval", "--local", "--mode", "instruct"]
     command += ["--max-tokens", "512", "--apeval", str(APEVAL), "--humanevalplus", str(HUMANEVAL)]
     start = time.perf_counter()
     subprocess.run([*command, "--output", str(output)], check=True, cwd=REPO)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from cursorcore.apps.cli import main
 from cursorcore.builders import BUILDERS
-from cursorcore.cli import main
 
 CONFIGS = Path(__file__).parents[2] / "builders" / "configs"
 

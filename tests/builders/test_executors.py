@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cursorcore.apps.cli import main
 from cursorcore.builders import BUILDERS, BuildReport, get_builder
 from cursorcore.builders import oj_trajectories as oj
 from cursorcore.builders import stack_seeds as seeds
@@ -22,7 +23,6 @@ from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig, Submit
 from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.runner import build_workdir
 from cursorcore.builders.shards import reshard
-from cursorcore.cli import main
 from cursorcore.processing.llm import LLMConfig
 from tests.builders.conftest import ACTIVATE
 

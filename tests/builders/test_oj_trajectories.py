@@ -9,9 +9,9 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
+from cursorcore.apps.cli import main
 from cursorcore.builders import oj_trajectories
 from cursorcore.builders.oj_trajectories import REPO_ID, Config, build
-from cursorcore.cli import main
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = ROOT / "builders" / "configs"

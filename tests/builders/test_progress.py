@@ -20,7 +20,7 @@ def test_counters_read_as_words_with_the_reasons_next_to_their_count():
 
 def test_a_stack_seeds_build_prints_a_line_per_stage_and_one_summary(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "cursorcore.cli", "build", "stack-seeds", "--hub", str(tmp_path / "hub")],
+        [sys.executable, "-m", "cursorcore.apps.cli", "build", "stack-seeds", "--hub", str(tmp_path / "hub")],
         capture_output=True,
         text=True,
         timeout=600,

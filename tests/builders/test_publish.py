@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cursorcore.apps.cli import main
 from cursorcore.builders.oj_trajectories import Config, build
 from cursorcore.builders.publish import plan_push, push
-from cursorcore.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_an_unusable_output_folder_is_a_clear_error(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "cursorcore.cli", "build", "oj-trajectories", "--hub", str(blocker / "hub")],
+        [sys.executable, "-m", "cursorcore.apps.cli", "build", "oj-trajectories", "--hub", str(blocker / "hub")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -66,7 +66,7 @@ def test_a_full_disk_leaves_the_previous_version_intact(tmp_path):
     folder = dataset_folder(REPO_ID, tmp_path)
     before = _ids(folder)
     result = subprocess.run(
-        [sys.executable, "-m", "cursorcore.cli", "build", "oj-trajectories", "--hub", str(tmp_path)],
+        [sys.executable, "-m", "cursorcore.apps.cli", "build", "oj-trajectories", "--hub", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     """Every (sub)command's parser by its command line ("" for the top level)."""
-    from cursorcore.cli import build_parser
+    from cursorcore.apps.cli import build_parser
 
     found = {}
 

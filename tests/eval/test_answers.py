@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cursorcore.cli import main
+from cursorcore.apps.cli import main
 from cursorcore.eval import answers, generate
 from cursorcore.processing.formats import get_format
 from tests.eval import cursorcore_reference as reference

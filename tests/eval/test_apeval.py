@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cursorcore.cli import main
+from cursorcore.apps.cli import main
 from cursorcore.eval import apeval as apeval_module
 from cursorcore.eval.apeval import CATEGORIES, evaluate_apeval, open_apeval
 from cursorcore.eval.results import SampleResult

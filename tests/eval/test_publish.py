@@ -17,7 +17,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from cursorcore.cli import main
+from cursorcore.apps.cli import main
 from cursorcore.eval.publish import SECTION_END, SECTION_START, publish
 
 CLI = Path(sys.executable).parent / "cursorcore"

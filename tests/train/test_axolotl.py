@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cursorcore import train
-from cursorcore.publish_model import ModelCardParams, prepare_upload
-from cursorcore.train_smoke import smoke_samples, write_smoke_dataset
+from cursorcore.apps import train
+from cursorcore.apps.publish_model import ModelCardParams, prepare_upload
+from cursorcore.apps.train_smoke import smoke_samples, write_smoke_dataset
 
 README = train.CONFIG_DIR / "README.md"
 BROKEN = {
@@ -56,7 +56,9 @@ def test_axolotl_accepts_every_config_and_rejects_broken_ones(train_venv, shared
                 cfg[key] = value
         broken[label] = write_yaml(tmp_path / "broken" / f"{label}.yaml", cfg)
 
-    result = train_venv("-m", "cursorcore.train", "validate", *names, *resolved, *fsdp, *broken.values(), timeout=600)
+    result = train_venv(
+        "-m", "cursorcore.apps.train", "validate", *names, *resolved, *fsdp, *broken.values(), timeout=600
+    )
     lines = result.stdout.splitlines()
     passed = {line.removeprefix("ok ") for line in lines if line.startswith("ok ")}
     failed = {line.split(": ", 1)[0].removeprefix("FAILED "): line for line in lines if line.startswith("FAILED ")}
@@ -70,7 +72,7 @@ def test_axolotl_accepts_every_config_and_rejects_broken_ones(train_venv, shared
 def test_axolotl_trains_on_exactly_the_assistant_turns(train_venv, shared, tmp_path):
     """`axolotl preprocess` on real rendered samples, then the label check on every tokenized row; and the check
     itself catches a mask that also trains on the prompt."""
-    result = train_venv("-m", "cursorcore.train", "prepare", "tiny-cpu", "--out", str(tmp_path), timeout=900)
+    result = train_venv("-m", "cursorcore.apps.train", "prepare", "tiny-cpu", "--out", str(tmp_path), timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = int(re.search(r">> label mask: (\d+) rows train on exactly their assistant turns", result.stdout)[1])
     assert rows >= 150  # of the 164 APEval samples, only those over sequence_len are dropped
@@ -78,7 +80,7 @@ def test_axolotl_trains_on_exactly_the_assistant_turns(train_venv, shared, tmp_p
     config = tmp_path / "tiny-cpu-wf" / "config.yaml"
     check = f"""
 from pathlib import Path
-from cursorcore import train_smoke as t
+from cursorcore.apps import train_smoke as t
 config = Path({str(config)!r})
 rows = t.prepared_rows(config.parent / "prepared")
 tokenizer, conversations = t.axolotl_tokenizer(config), t.config_conversations(config)
@@ -99,7 +101,7 @@ except AssertionError as error:
 @pytest.mark.slow
 def test_make_train_tiny_cpu_lowers_the_loss_and_answers(train_venv, shared, tmp_path):
     """The whole smoke run, as `make train MODEL=tiny-cpu` runs it."""
-    command = ("-m", "cursorcore.train", "run", "tiny-cpu", "--out", str(tmp_path))
+    command = ("-m", "cursorcore.apps.train", "run", "tiny-cpu", "--out", str(tmp_path))
     result = train_venv(*command, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     losses = re.search(r">> loss: first ([\d.]+), last ([\d.]+) over 20 steps", result.stdout)

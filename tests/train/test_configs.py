@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cursorcore import train
+from cursorcore.apps import train
+from cursorcore.apps.train_smoke import smoke_samples, write_smoke_dataset
 from cursorcore.tokens import IM_END, SPECIAL_TOKENS
-from cursorcore.train_smoke import smoke_samples, write_smoke_dataset
 
 SERIES = {
     "deepseek-coder-1.3b": ("deepseek-ai/deepseek-coder-1.3b-base", ("wf", "lc", "sr")),

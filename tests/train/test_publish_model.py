@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from cursorcore import publish_model, train
+from cursorcore.apps import publish_model, train
 
 EVALS = [
     {"dataset": "TechxGenus/APEval", "name": "APEval", "metric": "pass@1", "label": "base", "value": 55.5},
@@ -127,7 +127,7 @@ def test_real_push_uploads_the_model_with_its_card(tmp_path):
 import os
 from pathlib import Path
 from huggingface_hub import HfApi
-from cursorcore import publish_model
+from cursorcore.apps import publish_model
 api = HfApi()
 org = os.environ.get("CURSORCORE_TEST_ORG") or api.whoami()["name"]
 repo_id = org + "/cursorcore-model-test-{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-SERVE = [sys.executable, "-m", "cursorcore.cli", "llm", "serve"]
+SERVE = [sys.executable, "-m", "cursorcore.apps.cli", "llm", "serve"]
 
 
 def _serve(*args: str, **options) -> subprocess.Popen:

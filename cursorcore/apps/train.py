@@ -128,7 +128,7 @@ def resolve_config(name: str, run_dir: Path, data: str | None = None, base_model
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     path = run_dir / "config.yaml"
-    header = f"# resolved from {shipped} by cursorcore.train; edit the shipped file, not this one\n"
+    header = f"# resolved from {shipped} by cursorcore.apps.train; edit the shipped file, not this one\n"
     path.write_text(header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -218,7 +218,7 @@ def prepare(name: str, out: Path, data: str | None = None) -> Path:
     For a smoke config the tiny base model (and, without `data`, the dataset) is built first, and the tokenized
     rows must train on exactly their assistant turns.
     """
-    from cursorcore import train_smoke
+    from cursorcore.apps import train_smoke
 
     path = config_path(name)
     run_dir = out / f"{path.parent.name}-{path.stem}"
@@ -238,7 +238,7 @@ def prepare(name: str, out: Path, data: str | None = None) -> Path:
 
 def run(name: str, out: Path, data: str | None = None) -> Path:
     """`prepare`, then `axolotl train`; a smoke run must also lower its loss and answer in the CursorCore format."""
-    from cursorcore import train_smoke
+    from cursorcore.apps import train_smoke
 
     config = prepare(name, out, data)
     axolotl("train", str(config), "--launcher", launcher())
@@ -252,7 +252,7 @@ def run(name: str, out: Path, data: str | None = None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cursorcore.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cursorcore.apps.train", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the shipped configs")
     check = commands.add_parser("validate", help="validate configs with Axolotl's schema (default: all shipped)")

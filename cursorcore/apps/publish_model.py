@@ -18,8 +18,8 @@ import yaml
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, filter_repo_objects, validate_repo_id
 
+from cursorcore.apps.train import last_trainer_state, logged_losses
 from cursorcore.builders.card import CITATIONS
-from cursorcore.train import last_trainer_state, logged_losses
 
 HYPERPARAMETERS = (
     "learning_rate",
@@ -180,7 +180,9 @@ def push(upload: Upload, api: HfApi | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cursorcore.publish_model", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cursorcore.apps.publish_model", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("run_dir", type=Path, help="a `make train` run folder, e.g. outputs/qwen2.5-coder-7b-wf")
     parser.add_argument("--repo-id", required=True, help="the model repository, e.g. cursorcore/CursorCore-QW2.5-7B")
     parser.add_argument("--data-version", required=True, help="the dataset version trained on, e.g. v1.0.0")
