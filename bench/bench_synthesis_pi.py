@@ -36,10 +36,9 @@ from cursorcore.processing.llm import LlamaCppBackend, LLMConfig, chunked_jsonl_
 from cursorcore.processing.sources.commits import commit_row
 from cursorcore.processing.sources.oj import oj_row
 from cursorcore.processing.sources.seeds import extract_seeds, stdlib_folder
+from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner
 from cursorcore.processing.synthesis.programming_instruct import (
     ProgrammingInstructConfig,
-    ProgrammingInstructRunner,
-    SandboxContext,
     row_document,
     synthesize,
 )
@@ -136,13 +135,13 @@ class TimedRollout:
 def run_kind(kind: str, rows: list[dict], server: LlamaCppBackend, workdir: Path) -> dict:
     documents = [row_document(row, kind) for row in rows]
     config = CONFIGS[kind]
-    step = ProgrammingInstructRunner(
+    step = SynthesisRunner(
         TimedRollout(config),
         server.endpoint_config(max_concurrency=1),
         chunked_jsonl_writer(workdir / kind / "out"),
         workdir / kind / "checkpoints",
         records_per_chunk=config.records_per_chunk,
-        shared_context=SandboxContext(config.sandbox, config.sandbox_options),
+        shared_context=SynthesisContext(config.sandbox, config.sandbox_options),
     )
     started = time.perf_counter()
     LocalPipelineExecutor(pipeline=[documents, step], logging_dir=str(workdir / kind / "logs")).run()

@@ -32,8 +32,9 @@ from cursorcore.processing.llm import LlamaCppBackend, LLMConfig, chunked_jsonl_
 from cursorcore.processing.sandbox import get_sandbox
 from cursorcore.processing.sources.seeds import extract_seeds
 from cursorcore.processing.synthesis.aiev import AIEVConfig, AIEVInstruct
+from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner
 from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, SelfOSSInstructConfig
-from cursorcore.processing.synthesis.soi_common import SynthesisContext, SynthesisRunner, seed_document
+from cursorcore.processing.synthesis.soi_common import seed_document
 
 # standard-library modules whose small documented functions serve as seeds, in this order
 SEED_MODULES = ("calendar.py", "string.py", "quopri.py", "shlex.py", "fnmatch.py", "heapq.py", "colorsys.py")

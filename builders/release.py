@@ -7,7 +7,6 @@ unwritable folder) it is put back to its previous version and the error says wha
 import hashlib
 import json
 import shutil
-import subprocess
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +20,6 @@ from cursorcore.builders.runner import config_hash
 from cursorcore.builders.versions import commit_version, next_version, restore_last_version, versions
 
 MANIFEST = "manifest.json"
-
-
-def source_revision(path: str | Path) -> str:
-    """The git commit of a source folder, or "" when it is not in a git repository."""
-    result = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 def release(

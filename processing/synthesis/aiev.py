@@ -37,6 +37,7 @@ from cursorcore.processing.formats.fences import find_fences
 from cursorcore.processing.llm import LLMClient, LLMConfig, LLMRequestError, reject
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Limits, Result, Sandbox, Status
+from cursorcore.processing.synthesis.plumbing import STATS, SynthesisRunner, stable_seed
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.seed_tests import (
     expected_values,
@@ -47,12 +48,10 @@ from cursorcore.processing.synthesis.seed_tests import (
     usage_script,
 )
 from cursorcore.processing.synthesis.soi_common import (
-    STATS,
     Answer,
     AnswerError,
     Rejected,
     SeedSynthesisConfig,
-    SynthesisRunner,
     answer_job,
     chat_messages,
     draw_examples,
@@ -64,7 +63,6 @@ from cursorcore.processing.synthesis.soi_common import (
     render_macro,
     run_job,
     solution_sample,
-    stable_seed,
     synthesis_step,
     verification_rejection,
     verified,

@@ -20,14 +20,11 @@ model answers are kept as rejections with a reason.
     LocalPipelineExecutor(pipeline=[ParquetReader("hub/.../data", adapter=commit_adapter), step], ...).run()
 """
 
-import contextlib
-import dataclasses
 import functools
-import hashlib
 import itertools
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,9 +32,9 @@ from typing import Any, TypeVar
 from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
-from cursorcore.processing.llm import LLMConfig, LLMRequestError, RolloutRunner, reject
-from cursorcore.processing.llm.runtime import chunked_jsonl_writer, is_rejection
-from cursorcore.processing.sandbox import Sandbox, SandboxOutage, get_sandbox
+from cursorcore.processing.llm import LLMConfig, LLMRequestError, reject
+from cursorcore.processing.llm.runtime import chunked_jsonl_writer
+from cursorcore.processing.sandbox import Sandbox, SandboxOutage
 from cursorcore.processing.sandbox.options import sandbox_options
 from cursorcore.processing.synthesis.pi_parsers import (
     ORDERS,
@@ -56,6 +53,7 @@ from cursorcore.processing.synthesis.pi_prompts import (
     instruction_messages,
     judge_messages,
 )
+from cursorcore.processing.synthesis.plumbing import STATS, SynthesisContext, SynthesisRunner, stable_seed
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.trajectory import (
     LocConfig,
@@ -73,8 +71,6 @@ from cursorcore.schema import Sample, Snapshot
 from cursorcore.tokens import find_special_token
 
 KINDS = ("seed", "commit", "oj")
-SOURCE_OF_KIND = {"seed": "aiprogrammer", "commit": "commit", "oj": "oj"}
-STATS = "stats"  # per-document counters in a rollout result; the step adds them to its stats
 
 T = TypeVar("T")
 
@@ -128,15 +124,6 @@ class ProgrammingInstructConfig:
             self.sandbox_options = {"workers": 1, **self.sandbox_options}
         sandbox_options(self.sandbox, self.sandbox_options)  # a wrong option fails here, not in every task
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ProgrammingInstructConfig":
-        """From a YAML section; unknown keys are an error, so a typo does not silently keep a default."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown programming-instruct config key(s) {unknown}; known keys: {sorted(known)}")
-        return cls(**values)
-
 
 # ---------------------------------------------------------------- documents
 
@@ -173,9 +160,6 @@ def commit_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> d
 def oj_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dict:
     """datatrove reader adapter for oj-trajectories shards."""
     return _adapted(data, "oj")
-
-
-ADAPTERS = {"seed": seed_adapter, "commit": commit_adapter, "oj": oj_adapter}
 
 
 @dataclass(frozen=True)
@@ -220,13 +204,6 @@ def row_trajectory(row: Mapping[str, Any], kind: str) -> Trajectory:
 
 
 # ---------------------------------------------------------------- model requests
-
-
-def stable_seed(*parts: object) -> int:
-    """Request seeds fixed by the document and the request's role: a rerun sends the same requests, so the request
-    cache answers them, and a retry is a new request."""
-    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 @dataclass
@@ -497,55 +474,20 @@ async def synthesize(
 # ---------------------------------------------------------------- the pipeline step
 
 
-class SandboxContext:
-    """The rollout's shared context, opened in the task's own process: `{"sandbox": ...}`, closed at the end.
-    (A plain picklable object until then: executors ship steps to other processes.)"""
-
-    def __init__(self, provider: str = "local", options: Mapping[str, Any] | None = None):
-        self.provider = provider
-        self.options = dict(options or {})
-
-    def __call__(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
-        return self._open()
-
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[dict[str, Any]]:
-        with get_sandbox(self.provider, **self.options) as sandbox:
-            yield {"sandbox": sandbox}
-
-
-class ProgrammingInstructRunner(RolloutRunner):
-    """A `RolloutRunner` that also counts what the results hold: samples kept, rejections by reason, the rollout's
-    own counters."""
-
-    name = "🧭 Programming-Instruct"
-
-    async def _run_rollout(self, document: Document, generate: Any, **context: Any) -> Any:
-        result = await super()._run_rollout(document, generate, **context)
-        if not isinstance(result, dict):
-            return result
-        if not is_rejection(result):
-            self.stat_update("samples", value=len(result.get("samples", [])), unit="document")
-            for rejection in result.get("rejections", []):
-                self.stat_update(f"rejected_{rejection['reason']}", unit="candidate")
-        for name, value in result.get(STATS, {}).items():
-            self.stat_update(name, value=value, unit="document")
-        return result
-
-
 def programming_instruct_step(
     config: ProgrammingInstructConfig,
     llm: LLMConfig,
     output_folder: str | Path,
     checkpoints_dir: str | Path,
-) -> ProgrammingInstructRunner:
+) -> SynthesisRunner:
     """The datatrove step that turns documents from `row_document` / the `*_adapter`s into Programming-Instruct
     results, written as gzipped JSONL chunks (one record per document, results in `metadata["rollout_results"]`)."""
-    return ProgrammingInstructRunner(
+    return SynthesisRunner(
         functools.partial(synthesize, config=config),
         llm,
         chunked_jsonl_writer(output_folder),
         checkpoints_dir,
         records_per_chunk=config.records_per_chunk,
-        shared_context=SandboxContext(config.sandbox, config.sandbox_options),
+        shared_context=SynthesisContext(config.sandbox, config.sandbox_options),
+        name="🧭 Programming-Instruct",
     )

@@ -31,15 +31,14 @@ from datatrove.data import Document
 from cursorcore.processing.llm import LLMConfig, LLMRequestError, reject
 from cursorcore.processing.llm.client import Choice
 from cursorcore.processing.sandbox import Sandbox, Status
+from cursorcore.processing.synthesis.plumbing import STATS, SynthesisRunner, stable_seed
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.soi_common import (
     ANSWER_PROBLEMS,
-    STATS,
     Answer,
     AnswerError,
     Rejected,
     SeedSynthesisConfig,
-    SynthesisRunner,
     answer_job,
     chat_messages,
     draw_examples,
@@ -48,7 +47,6 @@ from cursorcore.processing.synthesis.soi_common import (
     parse_answer,
     run_job,
     solution_sample,
-    stable_seed,
     synthesis_step,
     verification_rejection,
     verified,

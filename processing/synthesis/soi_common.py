@@ -9,15 +9,11 @@ solution, tests and explanation, test jobs, sample building and verification, an
 from __future__ import annotations
 
 import ast
-import asyncio
-import contextlib
-import copy
 import functools
-import hashlib
 import random
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,14 +26,12 @@ from cursorcore.processing.formats.fences import fence, find_fences
 from cursorcore.processing.llm import (
     LLMConfig,
     Rejected,
-    RolloutRunner,
     chunked_jsonl_writer,
-    is_rejection,
-    make_backend,
 )
-from cursorcore.processing.llm.client import Generation, LLMClient
-from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status, get_sandbox
+from cursorcore.processing.llm.client import Generation
+from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status
 from cursorcore.processing.synthesis.mutation import MutationConfig, mutation_check, mutation_plan, too_weak
+from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner, stable_seed
 from cursorcore.processing.synthesis.results import Rejection
 from cursorcore.processing.synthesis.verify import (
     python_syntax,
@@ -50,7 +44,6 @@ from cursorcore.schema import Check, Sample, Snapshot, Verification
 from cursorcore.tokens import find_special_token
 
 SEED_KIND = "seed"
-STATS = "stats"  # key of the per-document counters a rollout adds to its result (the step sums them)
 PROMPTS = Path(__file__).with_name("prompts")
 
 PYTHON_LANGS = frozenset({"python", "py", "python3"})
@@ -167,12 +160,6 @@ def draw_examples(rng: random.Random, k: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- model output
-
-
-def stable_seed(*parts: object) -> int:
-    """A request seed that depends only on its parts, so reruns send the same requests (and hit the cache)."""
-    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 def complete_sentences(text: str) -> str:
@@ -562,75 +549,6 @@ def failed_sample(sample: Sample, result: Result, check: Check) -> Sample:
 
 
 # ---------------------------------------------------------------- pipeline step
-
-_CLOSING: set[asyncio.Task] = set()
-
-
-def _close_soon(client: LLMClient) -> None:
-    """The context exits inside the task's event loop, which is still running: close the client there."""
-    try:
-        task = asyncio.get_running_loop().create_task(client.aclose())
-    except RuntimeError:
-        asyncio.run(client.aclose())
-        return
-    _CLOSING.add(task)
-    task.add_done_callback(_CLOSING.discard)
-
-
-class SynthesisContext:
-    """Per-task resources of a rollout, opened in the task's own process: the sandbox (a provider name, opened and
-    closed here, or a sandbox someone else owns) and, when the questioner has a backend of its own, its client.
-    (Not a dataclass: datatrove's executor JSON would deep-copy a live sandbox.)"""
-
-    def __init__(
-        self,
-        sandbox: str | Sandbox = "local",
-        sandbox_options: dict[str, Any] | None = None,
-        questioner: LLMConfig | None = None,
-    ):
-        self.sandbox = sandbox
-        self.sandbox_options = dict(sandbox_options or {})
-        self.questioner = questioner
-
-    def __deepcopy__(self, memo: dict) -> SynthesisContext:
-        """datatrove deep-copies the pipeline for every task it runs in-process: a sandbox the caller owns is shared
-        with the copy, not copied (only in-process runs can use one; worker processes open their own by name)."""
-        return SynthesisContext(
-            self.sandbox, copy.deepcopy(self.sandbox_options, memo), copy.deepcopy(self.questioner)
-        )
-
-    def __call__(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
-        return self._open()
-
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[dict[str, Any]]:
-        with contextlib.ExitStack() as stack:
-            sandbox = self.sandbox
-            if isinstance(sandbox, str):
-                sandbox = stack.enter_context(get_sandbox(sandbox, **self.sandbox_options))
-            context: dict[str, Any] = {"sandbox": sandbox}
-            if self.questioner is not None:
-                backend = stack.enter_context(make_backend(self.questioner))
-                context["questioner"] = backend.client()
-                stack.callback(_close_soon, context["questioner"])
-            yield context
-
-
-class SynthesisRunner(RolloutRunner):
-    """A `RolloutRunner` that also counts what synthesis results report: samples kept, rejections by reason, and the
-    per-document counters in `result["stats"]` (responses generated and passed, fix rounds, ...)."""
-
-    async def _run_rollout(self, document: Document, generate: Any, **context: Any) -> Any:
-        result = await super()._run_rollout(document, generate, **context)
-        if not isinstance(result, dict):
-            return result
-        for name, value in result.get(STATS, {}).items():
-            self.stat_update(name, value=value, unit="document")
-        if not is_rejection(result):
-            self.stat_update("samples", value=len(result.get("samples", [])), unit="document")
-            for rejection in result.get("rejections", []):
-                self.stat_update(f"rejected_{rejection['reason']}", unit="rollout")
-        return result
 
 
 def synthesis_step(

@@ -21,12 +21,12 @@ from cursorcore.processing.sources.commits import commit_row
 from cursorcore.processing.sources.oj import oj_row
 from cursorcore.processing.sources.seeds import extract_seeds, stdlib_folder
 from cursorcore.processing.synthesis.programming_instruct import (
-    ADAPTERS,
     Cut,
     ProgrammingInstructConfig,
     Trajectory,
     failed_check,
     given_instruction,
+    oj_adapter,
     row_document,
     row_trajectory,
     synthesize,
@@ -122,12 +122,12 @@ def assert_verified(sample: Sample, source: str) -> None:
 
 
 def test_config_defaults_are_cursorcores_and_typos_are_refused():
-    config = ProgrammingInstructConfig.from_dict({"loc": {"loc_prob": 0.5}, "personas": ["expert"]})
+    config = ProgrammingInstructConfig(loc={"loc_prob": 0.5}, personas=["expert"])
     assert (config.history_prob, config.user_prob, config.split_step_prob) == (0.6, 0.5, 0.5)
     assert (config.temperature, config.top_p, config.max_attempts) == (0.2, 0.95, 5)
     assert config.loc.loc_prob == 0.5 and config.loc.noisy_length == 32 and config.personas == ("expert",)
-    with pytest.raises(ValueError, match="histroy_prob"):
-        ProgrammingInstructConfig.from_dict({"histroy_prob": 0.1})
+    with pytest.raises(TypeError, match="histroy_prob"):
+        ProgrammingInstructConfig(histroy_prob=0.1)
     with pytest.raises(ValueError, match="personas"):
         ProgrammingInstructConfig(personas=("wizard",))
 
@@ -135,7 +135,7 @@ def test_config_defaults_are_cursorcores_and_typos_are_refused():
 def test_rows_become_documents_through_a_datatrove_reader(tmp_path):
     rows = oj_rows()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "train-00000.parquet")
-    documents = list(ParquetReader(str(tmp_path), adapter=ADAPTERS["oj"])())
+    documents = list(ParquetReader(str(tmp_path), adapter=oj_adapter)())
     assert [d.id for d in documents] == [row["id"] for row in rows]
     assert all(d.metadata["kind"] == "oj" and d.metadata["row"]["submissions"] for d in documents)
     assert documents[0].text == rows[0]["submissions"][-1]["code"]

@@ -11,6 +11,7 @@ import pytest
 
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Job, Status
+from cursorcore.processing.synthesis.plumbing import SynthesisContext
 from cursorcore.processing.synthesis.self_oss_instruct import (
     CATEGORIES,
     SOURCE,
@@ -22,7 +23,6 @@ from cursorcore.processing.synthesis.self_oss_instruct import (
 from cursorcore.processing.synthesis.soi_common import (
     AnswerError,
     Rejected,
-    SynthesisContext,
     answer_job,
     chat_messages,
     examples,
