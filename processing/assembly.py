@@ -37,12 +37,16 @@ MULTI_TURN_SOURCES = ("aiev",)
 
 def origin_key(kind: str, row: dict[str, Any]) -> str:
     """What must not straddle train and test: the repository of a commit, the problem of a submission, the file of
-    a seed."""
+    a seed. An input kind this does not know is an error: grouping it by a guess could put one origin on both sides."""
     if kind == "commit":
         return f"repo:{row.get('repo', '')}"
     if kind == "oj":
         return f"problem:{row.get('dataset', '')}/{row.get('problem_id', '')}"
-    return f"file:{row.get('repo', '')}/{row.get('path', '')}"
+    if kind == "seed":
+        return f"file:{row.get('repo', '')}/{row.get('path', '')}"
+    raise ValueError(
+        f"unknown input kind {kind!r} (seed, commit, oj): its samples cannot be kept on one side of the split"
+    )
 
 
 def sample_key(sample: Sample) -> str:

@@ -244,6 +244,8 @@ def test_origin_key_groups_what_must_not_straddle_splits():
     # a seed's origin is its file: the functions of one file land in one split, for every seed-based kind
     assert origin_key("seed", seed_row("r", "m.py", "f")) == origin_key("seed", seed_row("r", "m.py", "g"))
     assert origin_key("seed", seed_row("r", "m.py", "f")) != origin_key("seed", seed_row("r", "n.py", "f"))
+    with pytest.raises(ValueError, match="unknown input kind 'sed'"):
+        origin_key("sed", seed_row("r", "m.py", "f"))  # a typo must not merge or split groups silently
     assert origin_key("seed", seed_row("r", "m.py", "f")) != origin_key("seed", seed_row("s", "m.py", "f"))
 
 
