@@ -14,6 +14,7 @@ Usage: python bench/bench_executors.py [--no-write]
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -53,10 +54,12 @@ def timed_build(cache: Path, executor: ExecutorConfig, hub: Path) -> tuple[float
     report = pi.build(config(cache, executor), hub=hub, workers=2 if executor.kind == "local" else None)
     seconds = time.perf_counter() - started
     per_task = {"programming-instruct": report.rows_per_task}
+    stages = {"programming-instruct": sum(report.timings.values())}
     for name in ("stack-seeds", "oj-trajectories"):
         manifest = json.loads((dataset_folder(f"cursorcore/{name}", hub) / "manifest.json").read_text())
         per_task[name] = manifest["rows_per_task"]
-    return seconds, {"rows": report.rows, "rows_per_task": per_task}
+        stages[name] = sum(manifest["timings_seconds"].values())
+    return seconds, {"rows": report.rows, "rows_per_task": per_task, "stage_seconds": stages}
 
 
 def main() -> None:
@@ -66,24 +69,26 @@ def main() -> None:
     header = f"{machine()}; {now()}."
     times: dict[str, float] = {}
     results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        cache = root / "llm-cache"
-        times["local, cold"], results["cold"] = timed_build(cache, ExecutorConfig(), root / "cold")
-        times["local"], results["local"] = timed_build(cache, ExecutorConfig(), root / "local")
-        ray = ExecutorConfig(kind="ray", address="local", num_cpus=2, workers=2, tasks_per_job=1, mem_per_cpu_gb=0.5)
-        times["ray"], results["ray"] = timed_build(cache, ray, root / "ray")
-        if missing := missing_commands():
-            print(f"Slurm left out: {', '.join(missing)} not installed (make install-slurm)")
-        else:
-            cluster = SlurmCluster(root / "slurm").start()
-            try:
-                os.environ.update(cluster.env)
-                slurm = ExecutorConfig(kind="slurm", venv_path=ACTIVATE, mem_per_cpu_gb=0.5, poll_seconds=2)
-                times["slurm"], results["slurm"] = timed_build(cache, slurm, root / "slurm-hub")
-            finally:
-                cluster.stop()
+    root = Path(tempfile.mkdtemp(prefix="bench-executors-"))  # left in place if a build fails, for its logs
+    cache = root / "llm-cache"
+    times["local, cold"], results["cold"] = timed_build(cache, ExecutorConfig(), root / "cold")
+    times["local"], results["local"] = timed_build(cache, ExecutorConfig(), root / "local")
+    ray = ExecutorConfig(kind="ray", address="local", num_cpus=2, workers=2, tasks_per_job=1, mem_per_cpu_gb=0.5)
+    times["ray"], results["ray"] = timed_build(cache, ray, root / "ray")
+    if missing := missing_commands():
+        print(f"Slurm left out: {', '.join(missing)} not installed (make install-slurm)")
+    else:
+        cluster = SlurmCluster(root / "slurm").start()
+        try:
+            os.environ.update(cluster.env)
+            slurm = ExecutorConfig(kind="slurm", venv_path=ACTIVATE, mem_per_cpu_gb=0.5, poll_seconds=2)
+            times["slurm"], results["slurm"] = timed_build(cache, slurm, root / "slurm-hub")
+        finally:
+            cluster.stop()
+    shutil.rmtree(root)
     same = all(result["rows"] == results["local"]["rows"] for result in results.values())
+    same_tasks = all(result["rows_per_task"] == results["local"]["rows_per_task"] for result in results.values())
+    datasets = list(results["local"]["stage_seconds"])
     lines = [
         "## Executors: programming-instruct with its inputs on local, Ray and Slurm",
         "",
@@ -92,13 +97,22 @@ def main() -> None:
         "(SmolLM2-135M-Instruct); `bench/bench_executors.py`. Local runs 2 tasks at a time (`--workers 2`), Ray has "
         "2 CPUs, the single-node Slurm 4 CPU slots (the machine has 2 cores).",
         "",
-        "| executor | wall time s | vs local |",
-        "| --- | ---: | ---: |",
-        *(f"| {name} | {seconds:.1f} | {seconds / times['local']:.2f}x |" for name, seconds in times.items()),
+        "| executor | wall time s | vs local | " + " | ".join(f"{name} stages s" for name in datasets) + " |",
+        "| --- | ---: | ---: |" + " ---: |" * len(datasets),
+        *(
+            f"| {name} | {seconds:.1f} | {seconds / times['local']:.2f}x | "
+            + " | ".join(f"{result['stage_seconds'][dataset]:.1f}" for dataset in datasets)
+            + " |"
+            for (name, seconds), result in zip(times.items(), results.values(), strict=True)
+        ),
+        "",
+        "Stage seconds: the sum over the dataset's stages of the time from a stage's start (local, Ray) or from the "
+        "moment the build began waiting on it (Slurm) to its last task's completion marker.",
         "",
         f"Rows: {results['local']['rows']}; {'the same' if same else 'NOT the same'} on every executor.",
         "",
-        f"Rows read per task at {TASKS} synthesis tasks (from the stage's counters; the same on every executor):",
+        f"Rows read per task at {TASKS} synthesis tasks (from the stages' counters; "
+        f"{'the same' if same_tasks else 'NOT the same'} on every executor):",
         "",
         "| dataset | stage | tasks | rows read per task | idle |",
         "| --- | --- | ---: | --- | ---: |",
