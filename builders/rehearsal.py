@@ -40,7 +40,9 @@ PLAN = {"max_concurrent": 2, "creations_per_second": 1.0}  # the stand-in team's
 TGI = {"max_concurrent_requests": 2, "cold_start_requests": 3}
 OVERLAY: dict[str, Any] = {
     "input_configs": {},  # the embedded default's inputs
-    "inputs_per_kind": 1,  # per task
+    # per task; AIEV's dialogues are cheap and SmolLM2 rarely gets one as far as running an answer: the embedded
+    # default's 12 in all
+    "inputs_per_kind": {"aiprogrammer": 1, "commit": 1, "oj": 1, "self-oss-instruct": 1, "aiev": 6},
     "max_input_chars": 2500,
     "synthesis_tasks": 2,
     "benchmark_source": "bundled",  # the Hub's copies are the same benchmarks, out of reach here

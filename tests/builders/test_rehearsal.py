@@ -14,7 +14,7 @@ def test_the_overlay_changes_only_inputs_and_addresses(tmp_path):
     assert config.sandbox == full.sandbox == "e2b" and config.sandbox_options["max_concurrent"] == 2
     assert config.synthesis["aiev"]["sandbox_options"] == {"allow_internet": True}
     assert (config.seed, config.test_fraction, config.kinds) == (full.seed, full.test_fraction, full.kinds)
-    assert config.input_configs == {} and config.inputs("oj") == 1
+    assert config.input_configs == {} and config.inputs("oj") == 1 and config.inputs("aiev") == 6
 
 
 @pytest.mark.slow
