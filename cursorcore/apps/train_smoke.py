@@ -21,7 +21,7 @@ from cursorcore.schema import Sample, Snapshot
 from cursorcore.tokens import IM_END, IM_START
 
 # the shared data beside the checkout (as CI and every developer machine have it)
-SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+SHARED_BENCHMARKS = Path(__file__).resolve().parents[3] / "shared" / "benchmarks"
 APEVAL = SHARED_BENCHMARKS / "apeval" / "apeval.json"
 HUMANEVAL = SHARED_BENCHMARKS / "humaneval" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 REPO_ID = "cursorcore/programming-instruct"
