@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from cursorcore.processing.sandbox import server
@@ -49,6 +50,7 @@ from cursorcore.processing.sandbox.base import (
     StepOutcome,
     step_verdict,
 )
+from cursorcore.processing.sandbox.server import JobReply, JobRequest, StepRequest
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ class _Worker:
                 raise WorkerFailed(message) from None
         self._receive(deadline)
 
-    def call(self, request: dict, timeout: float) -> dict:
+    def call(self, request: JobRequest, timeout: float) -> JobReply:
         body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             server.write_frame(self.process.stdin.fileno(), body)
@@ -116,7 +118,7 @@ class _Worker:
             raise WorkerFailed(f"cannot send the job: {error}; {self.log_tail()}") from error
         return self._receive(time.monotonic() + timeout)
 
-    def _receive(self, deadline: float) -> dict:
+    def _receive(self, deadline: float) -> JobReply:
         fd = self.process.stdout.fileno()
         header = self._read(fd, 4, deadline)
         return json.loads(self._read(fd, int.from_bytes(header, "big"), deadline))
@@ -261,7 +263,7 @@ class LocalSandbox(Sandbox):
                 self._idle.append(worker)
         return self._result(job, reply)
 
-    def _request(self, job: Job) -> dict:
+    def _request(self, job: Job) -> JobRequest:
         steps = []
         if job.packages:
             wheelhouse = WHEELHOUSE_PATH if self.isolated else str(self.wheelhouse)
@@ -274,17 +276,17 @@ class LocalSandbox(Sandbox):
             steps.append(_step("build", job.build, job.build_limits))
         steps.append(_step("run", job.command, job.limits))
         passed = {name: os.environ[name] for name in job.pass_env if name in os.environ}
-        return {
-            "files": job.file_bytes(),
-            "stdin": job.stdin_bytes(),
-            "env": {**self._base_env, **passed, **job.env},
-            "packages": bool(job.packages),
-            "steps": steps,
-            "disk_bytes": job.limits.disk_mb << 20,
-            "output_bytes": job.limits.output_bytes,
-        }
+        return JobRequest(
+            files=job.file_bytes(),
+            stdin=job.stdin_bytes(),
+            env={**self._base_env, **passed, **job.env},
+            packages=bool(job.packages),
+            steps=steps,
+            disk_bytes=job.limits.disk_mb << 20,
+            output_bytes=job.limits.output_bytes,
+        )
 
-    def _result(self, job: Job, reply: dict) -> Result:
+    def _result(self, job: Job, reply: JobReply) -> Result:
         if reply["error"] or not reply["steps"]:
             return Result.infrastructure_error(reply["error"] or "the sandbox ran no step")
         stdout, stderr = (
@@ -322,18 +324,18 @@ class LocalSandbox(Sandbox):
             self._userns_fd = None
 
 
-def _step(name: str, argv, limits: Limits) -> dict:
-    return {
-        "name": name,
-        "argv": list(argv),
-        "limits": {
-            "wall_time": limits.wall_time,
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_bytes": limits.memory_mb << 20,
-            "processes": limits.processes,
-            "file_size_bytes": limits.file_size_mb << 20,
-        },
-    }
+def _step(name: str, argv: Sequence[str], limits: Limits) -> StepRequest:
+    return StepRequest(
+        name=name,
+        argv=list(argv),
+        limits=server.StepLimits(
+            wall_time=limits.wall_time,
+            cpu_seconds=limits.cpu_seconds,
+            memory_bytes=limits.memory_mb << 20,
+            processes=limits.processes,
+            file_size_bytes=limits.file_size_mb << 20,
+        ),
+    )
 
 
 def _python_prefixes(python: str) -> list[str]:

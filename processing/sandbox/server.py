@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 import types
+from typing import NotRequired, TypedDict
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
@@ -53,6 +54,57 @@ SANDBOX_ROOT = "/tmp"
 SUPERVISOR_SLACK = 10.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+# The host/sandbox protocol. Requests come pickled from the trusted host; replies go back as JSON.
+class StepLimits(TypedDict):
+    wall_time: float
+    cpu_seconds: float
+    memory_bytes: int
+    processes: int
+    file_size_bytes: int
+
+
+class StepRequest(TypedDict):
+    name: str  # "install", "build" or "run": the host's verdict depends on which step ended the job
+    argv: list[str]
+    limits: StepLimits
+
+
+class JobRequest(TypedDict):
+    files: dict[str, bytes]
+    stdin: bytes
+    env: dict[str, str]
+    packages: bool  # whether an install step puts packages under $HOME (PIP_TARGET is set for it)
+    steps: list[StepRequest]
+    disk_bytes: int
+    output_bytes: int
+
+
+class StepReport(TypedDict):
+    name: str
+    exit_code: int
+    timed_out: bool
+    cpu_time: float
+    max_rss_kb: int
+    duration: float
+
+
+class _Reports(TypedDict):
+    """B's report lines folded together."""
+
+    steps: list[StepReport]
+    init: NotRequired[int]  # B's pid as seen from here: killing it ends the job's namespace
+    error: NotRequired[str]
+
+
+class JobReply(TypedDict):
+    steps: list[StepReport]  # the steps that ran, in order; the job stops at the first that fails
+    error: str | None  # set when the sandbox itself failed, not the job
+    stdout: str  # base64 of the first `output_bytes` written
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
 
 
 class _CapHeader(ctypes.Structure):
@@ -98,7 +150,7 @@ def _report(fd: int, message: dict) -> None:
 # --- C: one step ------------------------------------------------------------------------------------------------
 
 
-def _set_limits(limits: dict, isolated: bool) -> None:
+def _set_limits(limits: StepLimits, isolated: bool) -> None:
     cpu = limits["cpu_seconds"]
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"],) * 2)
@@ -160,7 +212,9 @@ def _run_python(argv: list[str], env: dict[str, str]) -> int:
     return status
 
 
-def _run_step_process(step: dict, env: dict, workdir: str, stdin_fd: int, out_fd: int, err_fd: int, isolated: bool):
+def _run_step_process(
+    step: StepRequest, env: dict[str, str], workdir: str, stdin_fd: int, out_fd: int, err_fd: int, isolated: bool
+) -> None:
     """The body of C; never returns."""
     try:
         signal.set_wakeup_fd(-1)
@@ -260,7 +314,16 @@ def _kill_leftovers(leader: int, isolated: bool) -> None:
         pass
 
 
-def _run_step(step, env, workdir, stdin_fd, out_fd, err_fd, isolated, wakeup: _Wakeup) -> dict:
+def _run_step(
+    step: StepRequest,
+    env: dict[str, str],
+    workdir: str,
+    stdin_fd: int,
+    out_fd: int,
+    err_fd: int,
+    isolated: bool,
+    wakeup: _Wakeup,
+) -> StepReport:
     limits = step["limits"]
     start = time.monotonic()
     leader = os.fork()
@@ -293,17 +356,17 @@ def _run_step(step, env, workdir, stdin_fd, out_fd, err_fd, isolated, wakeup: _W
             except ChildProcessError:
                 break
     status, usage = ended
-    return {
-        "name": step["name"],
-        "exit_code": os.waitstatus_to_exitcode(status),
-        "timed_out": timed_out,
-        "cpu_time": usage.ru_utime + usage.ru_stime,
-        "max_rss_kb": usage.ru_maxrss,
-        "duration": duration,
-    }
+    return StepReport(
+        name=step["name"],
+        exit_code=os.waitstatus_to_exitcode(status),
+        timed_out=timed_out,
+        cpu_time=usage.ru_utime + usage.ru_stime,
+        max_rss_kb=usage.ru_maxrss,
+        duration=duration,
+    )
 
 
-def _namespace_init(request: dict, isolated: bool, fds: dict[str, int]) -> None:
+def _namespace_init(request: JobRequest, isolated: bool, fds: dict[str, int]) -> None:
     """The body of B; never returns."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -341,7 +404,7 @@ def _namespace_init(request: dict, isolated: bool, fds: dict[str, int]) -> None:
 # --- A and the server loop --------------------------------------------------------------------------------------
 
 
-def _start_namespace(request: dict, isolated: bool, fds: dict[str, int]) -> None:
+def _start_namespace(request: JobRequest, isolated: bool, fds: dict[str, int]) -> None:
     """The body of A; never returns. It stays until B exits so that, if this server dies, the kernel's
     parent-death signals take A and then B, and with B the whole job."""
     try:
@@ -383,7 +446,7 @@ class _Capture:
             self.data += chunk[: self.cap - len(self.data)]
 
 
-def handle(request: dict, isolated: bool, control_fds: tuple[int, int]) -> dict:
+def handle(request: JobRequest, isolated: bool, control_fds: tuple[int, int]) -> JobReply:
     """Run one job and describe what happened. If the host goes away meanwhile, end the job and this server."""
     stdout_r, stdout_w = os.pipe()
     stderr_r, stderr_w = os.pipe()
@@ -441,17 +504,25 @@ def handle(request: dict, isolated: bool, control_fds: tuple[int, int]) -> dict:
     error = messages.get("error")
     if overran:
         error = "the sandbox's job supervisor stopped answering"
-    reply = {"steps": messages["steps"], "error": error}
-    for name, fd in (("stdout", stdout_r), ("stderr", stderr_r)):
-        capture = captures[fd]
-        reply[name] = base64.b64encode(bytes(capture.data)).decode()
-        reply[f"{name}_truncated"] = capture.total > capture.cap
-    return reply
+    stdout, stderr = captures[stdout_r], captures[stderr_r]
+    return JobReply(
+        steps=messages["steps"],
+        error=error,
+        stdout=base64.b64encode(bytes(stdout.data)).decode(),
+        stderr=base64.b64encode(bytes(stderr.data)).decode(),
+        stdout_truncated=stdout.total > stdout.cap,
+        stderr_truncated=stderr.total > stderr.cap,
+    )
 
 
-def _messages(reports: bytes) -> dict:
-    """Fold B's report lines into {"init": pid, "error": text, "steps": [...]}."""
-    folded: dict = {"steps": []}
+def failure_reply(error: str) -> JobReply:
+    """What the host receives when the sandbox, not the job, failed."""
+    return JobReply(steps=[], error=error, stdout="", stderr="", stdout_truncated=False, stderr_truncated=False)
+
+
+def _messages(reports: bytes) -> _Reports:
+    """Fold B's report lines: step reports in order, its pid, a set-up error."""
+    folded = _Reports(steps=[])
     for line in bytes(reports).splitlines():
         message = json.loads(line)
         if "name" in message:
@@ -481,7 +552,7 @@ def main() -> None:
         try:
             reply = handle(pickle.loads(frame), isolated, (control_in, control_out))
         except Exception as error:
-            reply = {"steps": [], "error": f"sandbox server failed: {type(error).__name__}: {error}"}
+            reply = failure_reply(f"sandbox server failed: {type(error).__name__}: {error}")
         write_frame(control_out, json.dumps(reply).encode())
 
 
