@@ -41,7 +41,8 @@ from cursorcore.processing.sandbox import Job, Limits, get_sandbox
 from cursorcore.processing.synthesis.aiev import AIEVConfig, AIEVInstruct
 from cursorcore.processing.synthesis.mutation import MutationConfig, mutation_check, mutation_plan
 from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, SelfOSSInstructConfig
-from cursorcore.processing.synthesis.soi_common import examples, mutation_adequacy, parse_answer
+from cursorcore.processing.synthesis.soi_answers import parse_answer
+from cursorcore.processing.synthesis.soi_common import examples, mutation_adequacy
 
 DATA = SHARED / "benchmarks" / "humaneval" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 INPUTS = "inputs.json"

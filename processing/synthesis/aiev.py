@@ -34,7 +34,7 @@ from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
 from cursorcore.processing.formats.fences import find_fences
-from cursorcore.processing.llm import LLMClient, LLMConfig, LLMRequestError, reject
+from cursorcore.processing.llm import LLMClient, LLMConfig, LLMRequestError, Rejected, reject
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Limits, Result, Sandbox, Status
 from cursorcore.processing.synthesis.plumbing import STATS, SynthesisRunner, stable_seed
@@ -47,10 +47,8 @@ from cursorcore.processing.synthesis.seed_tests import (
     signature,
     usage_script,
 )
+from cursorcore.processing.synthesis.soi_answers import Answer, AnswerError, parse_answer
 from cursorcore.processing.synthesis.soi_common import (
-    Answer,
-    AnswerError,
-    Rejected,
     SeedSynthesisConfig,
     answer_job,
     chat_messages,
@@ -58,7 +56,6 @@ from cursorcore.processing.synthesis.soi_common import (
     failed_sample,
     generated_text,
     is_install_failure,
-    parse_answer,
     read_sections,
     render_macro,
     run_job,

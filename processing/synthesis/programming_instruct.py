@@ -32,13 +32,12 @@ from typing import Any, TypeVar
 from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
-from cursorcore.processing.llm import LLMConfig, LLMRequestError, reject
+from cursorcore.processing.llm import LLMConfig, LLMRequestError, Rejected, reject
 from cursorcore.processing.llm.runtime import chunked_jsonl_writer
 from cursorcore.processing.sandbox import Sandbox, SandboxOutage
 from cursorcore.processing.sandbox.options import sandbox_options
 from cursorcore.processing.synthesis.pi_parsers import (
     ORDERS,
-    Rejected,
     parse_chat,
     parse_decisions,
     parse_instruction,

@@ -28,23 +28,19 @@ from typing import Any
 
 from datatrove.data import Document
 
-from cursorcore.processing.llm import LLMConfig, LLMRequestError, reject
+from cursorcore.processing.llm import LLMConfig, LLMRequestError, Rejected, reject
 from cursorcore.processing.llm.client import Choice
 from cursorcore.processing.sandbox import Sandbox, Status
 from cursorcore.processing.synthesis.plumbing import STATS, SynthesisRunner, stable_seed
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
+from cursorcore.processing.synthesis.soi_answers import ANSWER_PROBLEMS, Answer, AnswerError, parse_answer
 from cursorcore.processing.synthesis.soi_common import (
-    ANSWER_PROBLEMS,
-    Answer,
-    AnswerError,
-    Rejected,
     SeedSynthesisConfig,
     answer_job,
     chat_messages,
     draw_examples,
     failed_sample,
     generated_text,
-    parse_answer,
     run_job,
     solution_sample,
     synthesis_step,

@@ -20,12 +20,11 @@ from cursorcore.processing.synthesis.aiev import (
     read_answer,
 )
 from cursorcore.processing.synthesis.seed_tests import usage_script
+from cursorcore.processing.synthesis.soi_answers import AnswerError, parse_answer
 from cursorcore.processing.synthesis.soi_common import (
-    AnswerError,
     answer_job,
     chat_messages,
     is_install_failure,
-    parse_answer,
     read_sections,
     render_macro,
     solution_sample,

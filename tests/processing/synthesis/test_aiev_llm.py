@@ -8,7 +8,7 @@ import pytest
 
 from cursorcore.builders.programming_instruct import DEFAULT_SYNTHESIS
 from cursorcore.processing.synthesis.aiev import SOURCE, AIEVConfig, aiev_step
-from cursorcore.processing.synthesis.soi_common import ANSWER_PROBLEMS
+from cursorcore.processing.synthesis.soi_answers import ANSWER_PROBLEMS
 from cursorcore.schema import Sample
 from tests.processing.synthesis.test_self_oss_instruct_llm import (
     STAGE_PROBLEMS,

@@ -27,7 +27,7 @@ from cursorcore.processing.synthesis.mutation import (
 )
 from cursorcore.processing.synthesis.results import Rejection
 from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, SelfOSSInstructConfig
-from cursorcore.processing.synthesis.soi_common import Answer, parse_answer
+from cursorcore.processing.synthesis.soi_answers import Answer, parse_answer
 
 INSTRUCTION = "Write a Python function `sign(x)` that returns -1, 0 or 1 for a negative, zero or positive x."
 

@@ -3,13 +3,8 @@ rules it teaches. The answers below are hand-written inputs to the parsers (shap
 
 import pytest
 
-from cursorcore.processing.synthesis.pi_parsers import (
-    Rejected,
-    parse_chat,
-    parse_decisions,
-    parse_instruction,
-    parse_steps,
-)
+from cursorcore.processing.llm import Rejected
+from cursorcore.processing.synthesis.pi_parsers import parse_chat, parse_decisions, parse_instruction, parse_steps
 from cursorcore.processing.synthesis.pi_prompts import (
     PERSONAS,
     Record,

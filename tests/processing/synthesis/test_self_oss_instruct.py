@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from cursorcore.processing.llm import Rejected
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Job, Status
 from cursorcore.processing.synthesis.plumbing import SynthesisContext
@@ -20,15 +21,12 @@ from cursorcore.processing.synthesis.self_oss_instruct import (
     draw_category,
     parse_concepts,
 )
+from cursorcore.processing.synthesis.soi_answers import AnswerError, parse_answer, pip_requirements
 from cursorcore.processing.synthesis.soi_common import (
-    AnswerError,
-    Rejected,
     answer_job,
     chat_messages,
     examples,
     generated_text,
-    parse_answer,
-    pip_requirements,
     seed_adapter,
     seed_document,
 )

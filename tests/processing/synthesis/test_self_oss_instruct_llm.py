@@ -28,7 +28,8 @@ from cursorcore.processing.synthesis.self_oss_instruct import (
     SelfOSSInstructConfig,
     self_oss_instruct_step,
 )
-from cursorcore.processing.synthesis.soi_common import ANSWER_PROBLEMS, seed_document
+from cursorcore.processing.synthesis.soi_answers import ANSWER_PROBLEMS
+from cursorcore.processing.synthesis.soi_common import seed_document
 from cursorcore.schema import Sample
 
 # Seed functions simple enough for a 135M model, written for these tests; they go through `extract_seeds` like
