@@ -7,47 +7,14 @@ instruction writer phrases the change as a user's request; the judge decides whi
 assistant would make unasked; the chat writer explains the change.
 """
 
-import functools
-import re
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
+from cursorcore.processing.synthesis.prompt_env import environment
 
-from cursorcore.processing.formats.fences import fence
-from cursorcore.processing.synthesis.trajectory import numbered
-
-PROMPTS = Path(__file__).with_name("prompts")
 PERSONAS = ("novice", "ordinary", "expert")
 MAX_NOTE_CHARS = 2000  # a long problem statement or commit message is cut to this in prompts
-
-
-@functools.cache
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PROMPTS),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        keep_trailing_newline=False,
-    )
-    env.filters["fence"] = fence
-    env.filters["numbered"] = numbered
-    env.filters["edit_steps"] = edit_steps
-    return env
-
-
-def edit_steps(example: str) -> list[tuple[str, str]]:
-    """A worked AI-programmer example, written as `=== <what the edit did>` headings each followed by the whole
-    code after it, as (note, code) pairs."""
-    steps = []
-    for part in re.split(r"^=== ", example, flags=re.MULTILINE)[1:]:
-        note, _, code = part.partition("\n")
-        steps.append((note.strip(), code.strip("\n")))
-    return steps
 
 
 def conversation(template: str, **variables: Any) -> list[dict[str, str]]:

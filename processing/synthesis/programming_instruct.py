@@ -48,11 +48,11 @@ from cursorcore.processing.synthesis.pi_prompts import (
     Record,
     aiprogrammer_messages,
     chat_messages,
-    environment,
     instruction_messages,
     judge_messages,
 )
 from cursorcore.processing.synthesis.plumbing import STATS, SynthesisContext, SynthesisRunner, stable_seed
+from cursorcore.processing.synthesis.prompt_env import environment
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.trajectory import (
     LocConfig,

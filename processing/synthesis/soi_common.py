@@ -17,11 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
-from cursorcore.processing.formats.fences import fence
 from cursorcore.processing.llm import (
     LLMConfig,
     Rejected,
@@ -31,6 +29,7 @@ from cursorcore.processing.llm.client import Generation
 from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status
 from cursorcore.processing.synthesis.mutation import MutationConfig, mutation_check, mutation_plan, too_weak
 from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner, stable_seed
+from cursorcore.processing.synthesis.prompt_env import environment
 from cursorcore.processing.synthesis.results import Rejection
 from cursorcore.processing.synthesis.soi_answers import REFUSAL, Answer
 from cursorcore.processing.synthesis.verify import (
@@ -44,7 +43,6 @@ from cursorcore.schema import Check, Sample, Snapshot, Verification
 from cursorcore.tokens import find_special_token
 
 SEED_KIND = "seed"
-PROMPTS = Path(__file__).with_name("prompts")
 
 # SelfCodeAlign drops instructions that talk about "the code snippet": a task must stand on its own
 MENTIONS_SNIPPET = re.compile(r"\bsnippet\b|\bthe (?:given|provided|above|following) code\b", re.IGNORECASE)
@@ -67,22 +65,8 @@ def seed_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dic
 # ---------------------------------------------------------------- prompts and few-shot examples
 
 
-@functools.cache
-def prompts() -> jinja2.Environment:
-    """Templates live beside the code as package data; `fence` wraps code so that nothing inside can close it."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PROMPTS),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["fence"] = fence
-    return env
-
-
 def render_macro(template: str, macro: str, **arguments: Any) -> str:
-    return str(getattr(prompts().get_template(template).module, macro)(**arguments)).strip()
+    return str(getattr(environment().get_template(template).module, macro)(**arguments)).strip()
 
 
 def chat_messages(
@@ -100,7 +84,7 @@ def chat_messages(
 
 def read_sections(template: str) -> list[dict[str, str]]:
     """Examples written as `=== example NAME` blocks of `--- SECTION` parts (see prompts/soi_examples.jinja)."""
-    text = prompts().get_template(template).render()
+    text = environment().get_template(template).render()
     examples = []
     for block in re.split(r"^=== example ", text, flags=re.MULTILINE)[1:]:
         name, _, body = block.partition("\n")

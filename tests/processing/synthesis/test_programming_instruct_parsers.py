@@ -10,10 +10,10 @@ from cursorcore.processing.synthesis.pi_prompts import (
     Record,
     aiprogrammer_messages,
     chat_messages,
-    edit_steps,
     instruction_messages,
     judge_messages,
 )
+from cursorcore.processing.synthesis.prompt_env import edit_steps
 
 FINAL = 'def isleap(year):\n    """Leap years."""\n    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)'
 DRAFT = "def isleap(year):\n    return year % 4 == 0"
