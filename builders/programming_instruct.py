@@ -24,15 +24,9 @@ from typing import Any
 import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import (
-    MinhashConfig,
-    MinhashDedupBuckets,
-    MinhashDedupCluster,
-    MinhashDedupFilter,
-    MinhashDedupSignature,
-)
+from datatrove.pipeline.dedup.minhash import MinhashConfig
 from datatrove.pipeline.readers import JsonlReader, ParquetReader
-from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+from datatrove.pipeline.writers import ParquetWriter
 
 from cursorcore.builders import BuildReport, get_builder
 from cursorcore.builders.card import CardInfo, SourceInfo
@@ -42,14 +36,15 @@ from cursorcore.builders.failure_gate import check_failure_share
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.hub import dataset_folder
 from cursorcore.builders.llm_budget import task_llm
+from cursorcore.builders.minhash import minhash_stages
 from cursorcore.builders.release import release
-from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
+from cursorcore.builders.runner import Stage, build_workdir, run_to_hub
 from cursorcore.builders.versions import versions
 from cursorcore.processing.assembly import (
-    ExactSampleDedup,
     SampleDecontamination,
     SplitAndRender,
     SynthesisExpander,
+    exact_sample_dedup,
     row_adapter,
 )
 from cursorcore.processing.llm import LlamaCppBackend, LLMConfig
@@ -392,7 +387,6 @@ def synthesis_stage(
 
 
 def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
-    minhash = MinhashConfig()  # datatrove's defaults: near duplicates at Jaccard ~0.7 among rendered samples
     rejected = ParquetWriter(
         str(staging / "data"),
         output_filename=OUTPUT,
@@ -400,38 +394,21 @@ def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
         schema=FEATURES.arrow_schema,
         max_file_size=-1,  # one shard per task, named like the hub's (`rejected/train-00000.parquet`)
     )
-    kept = work / "kept"
-    return [
-        Stage(
-            "expand",
-            [
-                JsonlReader(str(work / "synthesis"), recursive=True, glob_pattern="*/*.jsonl.gz"),
-                SynthesisExpander(rejected_writer=rejected),
-                SanitizeFilter(),  # Self-OSS-Instruct samples: SelfCodeAlign's sanitize step, before release
-                SampleDecontamination(config.benchmarks, config.benchmark_paths, config.benchmark_source),
-                ExactSampleDedup(),
-                SanitizeDedup(),
-                JsonlWriter(str(kept), output_filename="${rank}.jsonl.gz"),
-                MinhashDedupSignature(str(work / "signatures"), config=minhash, language="eng"),
-            ],
-            config.assembly_tasks,
-        ),
-        Stage(
-            "buckets",
-            [MinhashDedupBuckets(str(work / "signatures"), str(work / "buckets"), config=minhash)],
-            minhash.num_buckets,
-        ),
-        Stage("cluster", [MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=minhash)]),
-        Stage(
-            "render",
-            [
-                RankFileReader(str(kept)),
-                MinhashDedupFilter(str(work / "remove")),
-                SplitAndRender(config.test_fraction, salt=str(config.seed)),
-            ],
-            config.assembly_tasks,
-        ),
-    ]
+    expand = Stage(
+        "expand",
+        [
+            JsonlReader(str(work / "synthesis"), recursive=True, glob_pattern="*/*.jsonl.gz"),
+            SynthesisExpander(rejected_writer=rejected),
+            SanitizeFilter(),  # Self-OSS-Instruct samples: SelfCodeAlign's sanitize step, before release
+            SampleDecontamination(config.benchmarks, config.benchmark_paths, config.benchmark_source),
+            exact_sample_dedup(),
+            SanitizeDedup(),
+        ],
+        config.assembly_tasks,
+    )
+    # datatrove's MinHash defaults: near duplicates at Jaccard ~0.7 among rendered samples
+    render = [SplitAndRender(config.test_fraction, salt=str(config.seed))]
+    return minhash_stages(expand, work, MinhashConfig(), then=render, name="render")
 
 
 def build(

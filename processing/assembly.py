@@ -21,6 +21,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from cursorcore.processing.decontamination import Decontaminator, load_benchmarks
+from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.formats.conversation import sample_messages, training_text
 from cursorcore.processing.llm import is_rejection
 from cursorcore.processing.synthesis.results import SynthesisResult
@@ -133,21 +134,14 @@ class SampleDecontamination(BaseFilter):
         return True if reason is None else (False, reason)
 
 
-class ExactSampleDedup(BaseFilter):
-    """Keeps the first sample of identical (history, current, instruction, next)."""
+def document_sample_key(doc: Document) -> str:
+    """The exact-dedup key of an expanded sample: identical (history, current, instruction, next) are one sample."""
+    return sample_key(Sample.from_row(doc.metadata["sample"]))
 
-    name = "exact sample dedup"
 
-    def __init__(self):
-        super().__init__()
-        self.seen: set[str] = set()
-
-    def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        key = sample_key(Sample.from_row(doc.metadata["sample"]))
-        if key in self.seen:
-            return False, "duplicate"
-        self.seen.add(key)
-        return True
+def exact_sample_dedup() -> ExactDedup:
+    """Keeps the first of identical samples within a task (MinHash, after it, catches those across tasks)."""
+    return ExactDedup(document_sample_key, name="exact sample dedup")
 
 
 def configs_of(sample: Sample) -> tuple[str, ...]:

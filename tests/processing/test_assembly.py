@@ -26,10 +26,10 @@ from cursorcore.builders.runner import build_workdir, read_stats, run_to_hub
 from cursorcore.processing.assembly import (
     FORMAT_CONFIGS,
     REJECTED,
-    ExactSampleDedup,
     SampleDecontamination,
     SplitAndRender,
     SynthesisExpander,
+    exact_sample_dedup,
     origin_key,
     row_adapter,
     sample_key,
@@ -499,7 +499,7 @@ def test_exact_duplicates_are_kept_once(tmp_path):
     steps = [
         synthesis_reader(synthesis),
         SynthesisExpander(),
-        ExactSampleDedup(),
+        exact_sample_dedup(),
         JsonlWriter(str(tmp_path / "kept"), output_filename="${rank}.jsonl.gz"),
     ]
     stats = counters(run(steps, tmp_path / "logs"), "exact sample dedup")
