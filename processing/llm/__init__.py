@@ -10,6 +10,7 @@ from typing import Any
 
 _EXPORTS = {
     "backends": ("Backend", "EndpointBackend", "LlamaCppBackend", "SpawnedBackend", "TGIBackend", "make_backend"),
+    "budget": ("Budget", "BudgetExhausted"),
     "cache": ("RequestCache",),
     "client": ("Choice", "ClientStats", "Generation", "LLMClient"),
     "config": ("LLMConfig",),

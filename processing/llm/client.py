@@ -30,6 +30,7 @@ from datatrove.pipeline.inference.types import InferenceResult
 from huggingface_hub import get_token
 from loguru import logger
 
+from cursorcore.processing.llm.budget import Budget, BudgetExhausted
 from cursorcore.processing.llm.cache import RequestCache
 from cursorcore.processing.llm.config import LLMConfig, normalize_base_url
 from cursorcore.processing.llm.errors import LLMRequestError, LLMTimeoutError, LLMUnavailableError
@@ -143,6 +144,7 @@ class LLMClient:
         keep_special_tokens: bool = True,
         cache: RequestCache | str | Path | None = None,
         defaults: dict[str, Any] | None = None,
+        budget: Budget | None = None,
     ):
         self.base_url = normalize_base_url(base_url)
         self.model = model
@@ -156,12 +158,15 @@ class LLMClient:
         self.keep_special_tokens = keep_special_tokens
         self.defaults = dict(defaults or {})
         self.cache = RequestCache(cache) if isinstance(cache, (str, Path)) else cache
+        self.budget = budget
         self.stats = ClientStats()
         self._rules: ServerRules | None = None if server in ("auto", "tgi") else rules_for(server)
         self._server_honours_n: bool | None = None
         self._health: asyncio.Task[bool] | None = None
         self._detecting = asyncio.Lock()
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._paid_in_flight = 0  # requests sent whose answer is not stored yet
+        self._settled = asyncio.Condition()
         limits = httpx2.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         local = is_loopback(self.base_url)
         # proxies from the environment are for the outside world, never for servers on this machine; a server of
@@ -174,6 +179,8 @@ class LLMClient:
     def from_config(cls, config: LLMConfig, base_url: str, model: str, rank: int = 0) -> LLMClient:
         """Client for a server of `config`; `{rank}` in `cache_path` gives each pipeline task its own file."""
         token = os.environ.get(config.token_env) if config.token_env else None
+        limited = config.max_requests is not None or config.max_output_tokens is not None
+        budget = Budget(config.budget_path, config.max_requests, config.max_output_tokens) if limited else None
         return cls(
             base_url,
             model,
@@ -189,6 +196,7 @@ class LLMClient:
             keep_special_tokens=config.keep_special_tokens,
             cache=config.cache_path.format(rank=rank) if config.cache_path else None,
             defaults=config.generation,
+            budget=budget,
         )
 
     async def __aenter__(self) -> LLMClient:
@@ -203,6 +211,8 @@ class LLMClient:
         await self._http.aclose()
         if self.cache is not None:
             self.cache.close()
+        if self.budget is not None:
+            self.budget.close()
 
     # ------------------------------------------------------------------ requests
     async def chat(self, messages: list[dict[str, str]], **params: Any) -> Generation:
@@ -233,15 +243,15 @@ class LLMClient:
         if n > 1 and honours_n is False:
             generation = await self._emulate_n(request, n)
         else:
-            generation = await self._call(request, n)
+            generation = await self._call(request, key)
             if len(generation.choices) < n:
                 # a server that answers one choice whatever `n` says (llama.cpp, TGI)
                 self._server_honours_n = False
                 generation = await self._emulate_n(request, n, first=generation)
+                if self.cache is not None:  # the parts are stored each under its own request
+                    await asyncio.to_thread(self.cache.put, key, generation.to_json())
             elif n > 1:
                 self._server_honours_n = True
-        if self.cache is not None:
-            await asyncio.to_thread(self.cache.put, key, generation.to_json())
         return generation
 
     async def server_rules(self) -> ServerRules:
@@ -272,14 +282,41 @@ class LLMClient:
         merged.cached = all(p.cached for p in parts)
         return merged
 
-    async def _call(self, request: dict[str, Any], n: int) -> Generation:
+    async def _call(self, request: dict[str, Any], key: dict[str, Any]) -> Generation:
+        """Send one request (cache key `key`) and store its answer: under `key`, or, when the server answered one
+        choice of several, under the same request with `n` 1."""
         rules = await self.server_rules()
-        wire = shape(request, rules, self.model, n, keep_special=self.keep_special_tokens)
-        answer = await self._with_retries(self._what(request), lambda: self._post(wire, rules))
-        generation = Generation.from_answer(answer)
+        wire = shape(request, rules, self.model, key["n"], keep_special=self.keep_special_tokens)
+        await self._pay()
+        try:
+            answer = await self._with_retries(self._what(request), lambda: self._post(wire, rules))
+            generation = Generation.from_answer(answer)
+            if self.budget is not None:
+                tokens = generation.usage.get("completion_tokens", 0)
+                await asyncio.to_thread(self.budget.add_output_tokens, tokens)
+            if self.cache is not None and generation.choices:
+                stored = key if len(generation.choices) >= key["n"] else {**key, "n": 1}
+                await asyncio.to_thread(self.cache.put, stored, generation.to_json())
+        finally:
+            async with self._settled:
+                self._paid_in_flight -= 1
+                self._settled.notify_all()
         self.stats.prompt_tokens += generation.usage.get("prompt_tokens", 0)
         self.stats.completion_tokens += generation.usage.get("completion_tokens", 0)
         return generation
+
+    async def _pay(self) -> None:
+        """Count a request about to be sent in the budget's ledger (off the event loop). When the budget is spent,
+        the requests already paid for are let finish and reach the cache before `BudgetExhausted` stops the task,
+        so that the rerun which resumes it pays for none of them again."""
+        if self.budget is not None:
+            try:
+                await asyncio.to_thread(self.budget.reserve)
+            except BudgetExhausted:
+                async with self._settled:
+                    await self._settled.wait_for(lambda: self._paid_in_flight == 0)
+                raise
+        self._paid_in_flight += 1
 
     async def _post(self, wire: WireRequest, rules: ServerRules) -> Answer:
         url = self.base_url + wire.path

@@ -51,6 +51,11 @@ class LLMConfig:
     keep_special_tokens: bool = True  # answers keep the model's special tokens (CursorCore's <|next_start|>, ...)
     cache_path: str | None = None
     generation: dict[str, Any] = field(default_factory=dict)
+    # spending limits of a whole build (budget.py): requests sent and output tokens answered, cached ones not
+    # counted, in the ledger at `budget_path` (a build sets it in its work folder; None: this client's own)
+    max_requests: int | None = None
+    max_output_tokens: int | None = None
+    budget_path: str | None = None
     # spawned servers (local, tgi, vllm, sglang)
     context_length: int = 4096
     tp: int = 1
@@ -79,6 +84,9 @@ class LLMConfig:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        for name in ("max_requests", "max_output_tokens"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (or unset: no limit)")
         if min(self.request_timeout, self.startup_timeout, self.overload_wait, self.server_gone_wait) <= 0:
             raise ValueError("timeouts must be > 0")
 
@@ -113,6 +121,33 @@ class LLMConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def answer_settings(self) -> dict[str, Any]:
+        """The settings that decide what the model answers (server, model, sampling): what a work folder of results
+        is keyed by. How requests are paced, retried, cached and paid for is left out, so that changing a budget or
+        a timeout reuses the work done."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUN_ONLY}
+
+
+# settings that change how requests are sent, never what comes back
+RUN_ONLY = frozenset(
+    {
+        "token_env",
+        "max_concurrency",
+        "request_timeout",
+        "max_retries",
+        "backoff_initial",
+        "backoff_max",
+        "overload_wait",
+        "server_gone_wait",
+        "cache_path",
+        "max_requests",
+        "max_output_tokens",
+        "budget_path",
+        "server_log_dir",
+        "startup_timeout",
+    }
+)
 
 
 def normalize_base_url(url: str) -> str:
