@@ -12,13 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datatrove.pipeline.dedup import MinhashDedupSignature
-from datatrove.pipeline.dedup.minhash import (
-    MinhashConfig,
-    MinhashDedupBuckets,
-    MinhashDedupCluster,
-    MinhashDedupFilter,
-)
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup.minhash import MinhashConfig
 from datatrove.pipeline.readers import HuggingFaceDatasetReader, JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.hashing import HashConfig
@@ -29,15 +24,16 @@ from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.executors import ExecutorConfig
 from cursorcore.builders.figure import Overview
 from cursorcore.builders.llm_budget import task_llm
+from cursorcore.builders.minhash import minhash_stages
 from cursorcore.builders.release import release
-from cursorcore.builders.runner import RankFileReader, Stage, build_workdir, run_to_hub
+from cursorcore.builders.runner import Stage, build_workdir, run_to_hub
+from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.llm import LLMConfig
 from cursorcore.processing.sources.docstring_judge import JudgeConfig, JudgeVerdictFilter, judge_step
 from cursorcore.processing.sources.seeds import (
     BAD_WORDS,
     BANNED_IMPORTS,
     DecontaminationFilter,
-    ExactDedupFilter,
     FunctionExtractor,
     LocalPythonReader,
     PyrightFilter,
@@ -121,67 +117,58 @@ def _row(self, doc) -> dict:
     }
 
 
-def _reader(config: Config):
+def _readers(config: Config) -> list[PipelineStep]:
+    """The Hub dataset when one is named, else one reader per local file or folder (each deals its files to the
+    tasks)."""
     if config.hub_dataset:
-        return HuggingFaceDatasetReader(
-            config.hub_dataset,
-            dataset_options=config.hub_options,
-            streaming=True,
-            limit=config.limit,
-            adapter=stack_adapter,
-            default_metadata={"source": "the-stack"},
-        )
-    return LocalPythonReader(config.local_paths)
+        return [
+            HuggingFaceDatasetReader(
+                config.hub_dataset,
+                dataset_options=config.hub_options,
+                streaming=True,
+                limit=config.limit,
+                adapter=stack_adapter,
+                default_metadata={"source": "the-stack"},
+            )
+        ]
+    return [LocalPythonReader(path) for path in config.local_paths]
 
 
 def build(
     config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
 ) -> BuildReport:
     work = build_workdir(REPO_ID, config, hub)
-    minhash = config.minhash
-    signatures = MinhashDedupSignature(output_folder=str(work / "signatures"), config=minhash, language="eng")
-    kept = work / "kept"  # what MinHash deduplicates: the filtered seeds, or those the judge said Yes to
-    extract = [
-        _reader(config),
+    readers = _readers(config)
+    filtered = [
+        *readers,
         FunctionExtractor(),
         SeedRulesFilter(config.max_lines, config.bad_words, config.banned_imports),
         DecontaminationFilter(config.benchmarks, config.benchmark_paths, config.ngram_size, config.benchmark_source),
         *([PyrightFilter(config.typecheck_batch)] if config.typecheck else []),
-        ExactDedupFilter(),
-        _kept_writer(work / "filtered" if config.judge else kept),
+        ExactDedup(),
     ]
+    # what MinHash deduplicates: the filtered seeds, or those the judge said Yes to
     if config.judge:
         judge = JudgeConfig(votes=config.judge_votes, temperature=config.judge_temperature)
         total = LLMConfig.from_dict(config.llm)
         llm = task_llm(total, total.max_concurrency, config.executor, config.tasks, workers, work)
         stages = [
-            Stage("extract", extract, config.tasks),
+            Stage(
+                "extract",
+                [*filtered, JsonlWriter(str(work / "filtered"), output_filename="${rank}.jsonl.gz")],
+                config.tasks,
+                count_after=len(readers),
+            ),
             Stage(
                 "judge",
                 [JsonlReader(str(work / "filtered")), judge_step(judge, llm, work / "judged", work / "judge-ckpt")],
                 config.tasks,
             ),
-            Stage(
-                "verdict",
-                [JsonlReader(str(work / "judged")), JudgeVerdictFilter(), _kept_writer(kept), signatures],
-                config.tasks,
-            ),
         ]
+        deduplicated = Stage("verdict", [JsonlReader(str(work / "judged")), JudgeVerdictFilter()], config.tasks)
     else:
-        stages = [Stage("extract", [*extract, signatures], config.tasks)]
-    stages += [
-        Stage(
-            "buckets",
-            [MinhashDedupBuckets(str(work / "signatures"), str(work / "buckets"), config=minhash)],
-            minhash.num_buckets,
-        ),
-        Stage("cluster", [MinhashDedupCluster(str(work / "buckets"), str(work / "remove_ids"), config=minhash)]),
-        Stage(
-            "dedup",
-            [RankFileReader(str(kept)), MinhashDedupFilter(str(work / "remove_ids"))],
-            stages[-1].tasks,
-        ),
-    ]
+        stages, deduplicated = [], Stage("extract", filtered, config.tasks, count_after=len(readers))
+    stages += minhash_stages(deduplicated, work, config.minhash)
     report = run_to_hub(
         stages,
         repo_id=REPO_ID,
@@ -192,7 +179,3 @@ def build(
         executor=config.executor,
     )
     return release(report, CARD, config, hub, version)
-
-
-def _kept_writer(folder: Path) -> JsonlWriter:
-    return JsonlWriter(str(folder), output_filename="${rank}.jsonl.gz")

@@ -8,7 +8,6 @@ wired by the builder, since MinHash needs its own stages.
 import ast
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import sysconfig
@@ -21,9 +20,10 @@ from pathlib import Path
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
-from tqdm import tqdm
+from datatrove.pipeline.readers.base import BaseDiskReader
 
 from cursorcore.processing.decontamination import Decontaminator, load_benchmarks
+from cursorcore.processing.sources.listing import literal_glob
 
 BAD_WORDS = ("todo", "fixme", "bug")
 BANNED_IMPORTS = ("argparse", "os", "subprocess", "sys", "setuptools", "distutils", "matplotlib", "seaborn")
@@ -34,55 +34,54 @@ def stdlib_folder() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-class LocalPythonReader(PipelineStep):
-    """One document per `.py` file under the given files or folders; files are dealt to tasks round-robin."""
+class LocalPythonReader(BaseDiskReader):
+    """One document per `.py` file under a folder, or of one file. datatrove lists the files, deals them to tasks
+    and brings `limit`, `skip`, `default_metadata` and the progress bars; files under a folder whose name starts
+    with an excluded word (tests, and third-party packages installed inside the standard library's folder) are
+    listed but not read."""
 
     name = "local .py files"
-    type = "📖 - READER"
 
     def __init__(
         self,
-        paths: Iterable[str | Path],
+        path: str | Path,
         max_bytes: int = 1_000_000,
         exclude: Iterable[str] = ("test", "site-packages", "dist-packages", "idlelib", "lib2to3"),
+        **reader_options,
     ):
-        super().__init__()
-        self.paths = [Path(p) for p in paths]
+        path = Path(path)
+        one_file = path.is_file()
+        folder = path.parent if one_file else path
+        pattern = literal_glob(path.name) if one_file else "**/*.py"
+        super().__init__(str(folder), glob_pattern=pattern, **reader_options)
+        self.repo = folder.name
         self.max_bytes = max_bytes
         self.exclude = tuple(exclude)
 
-    def files(self) -> list[tuple[Path, Path]]:
-        """(root, file) pairs in a stable order, skipping folders whose name starts with an excluded word (tests, and
-        third-party packages installed inside the standard library's folder)."""
-        found = []
-        for root in self.paths:
-            if root.is_file():
-                found.append((root.parent, root))
-                continue
-            for folder, dirs, names in os.walk(root):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(self.exclude) and d != "__pycache__")
-                found += [(root, Path(folder) / n) for n in sorted(names) if n.endswith(".py")]
-        return found
-
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        shard = [pair for index, pair in enumerate(self.files()) if index % world_size == rank]
-        for root, path in tqdm(shard, desc=f"files (task {rank})", unit="file", disable=None):
-            with self.track_time():
-                raw = path.read_bytes()
-                if len(raw) > self.max_bytes:
-                    self.stat_update("dropped_too_large")
-                    continue
-                if b"\0" in raw:
-                    self.stat_update("dropped_binary")
-                    continue
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    self.stat_update("dropped_non_utf8")
-                    continue
-                self.stat_update("files")
-                relative = str(path.relative_to(root))
-                yield Document(text=text, id=f"{root.name}/{relative}", metadata={"repo": root.name, "path": relative})
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        if any(folder.startswith(self.exclude) for folder in filepath.split("/")[:-1]):
+            self.stat_update("dropped_excluded_folder")
+            return
+        with self.track_time():
+            with self.data_folder.open(filepath, "rb") as file:
+                raw = file.read(self.max_bytes + 1)
+            if len(raw) > self.max_bytes:
+                self.stat_update("dropped_too_large")
+                return
+            if b"\0" in raw:
+                self.stat_update("dropped_binary")
+                return
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.stat_update("dropped_non_utf8")
+                return
+            if not text:  # datatrove's readers skip documents without text; this says why
+                self.stat_update("dropped_empty")
+                return
+            self.stat_update("files")
+            data = {"text": text, "id": f"{self.repo}/{filepath}", "repo": self.repo, "path": filepath}
+        yield self.get_document_from_dict(data, filepath, 0)
 
 
 def stack_adapter(self, data: dict, path: str, id_in_file: int | str) -> dict:
@@ -303,20 +302,3 @@ class PyrightFilter(BaseFilter):
                 name = Path(diagnostic["file"]).name
                 errors[name] = errors.get(name, 0) + 1
         return errors
-
-
-class ExactDedupFilter(BaseFilter):
-    """Keeps the first of identical seeds (white space normalised) within a task; MinHash catches the rest."""
-
-    name = "exact dedup"
-
-    def __init__(self):
-        super().__init__()
-        self.seen: set[str] = set()
-
-    def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        key = hashlib.sha1(" ".join(doc.text.split()).encode()).hexdigest()
-        if key in self.seen:
-            return False, "duplicate"
-        self.seen.add(key)
-        return True

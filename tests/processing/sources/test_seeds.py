@@ -8,10 +8,11 @@ import pytest
 from datatrove.data import Document
 
 from cursorcore.builders.stack_seeds import Config, build
+from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.sources.seeds import (
     DecontaminationFilter,
-    ExactDedupFilter,
     FunctionExtractor,
+    LocalPythonReader,
     PyrightFilter,
     SeedRulesFilter,
     extract_seeds,
@@ -129,7 +130,7 @@ def test_pyright_drops_seeds_with_type_errors_and_undefined_names():
 
 
 def test_exact_dedup_ignores_white_space():
-    step = ExactDedupFilter()
+    step = ExactDedup()
     assert step.filter(Document(text="def f(x):\n    return x", id="1")) is True
     assert step.filter(Document(text="def f(x):\n        return x  ", id="2")) == (False, "duplicate")
 
@@ -151,6 +152,24 @@ def clamp(value: int, low: int, high: int) -> int:
 NEAR_DUPLICATE = GOOD.replace("value", "number")
 
 
+def test_a_file_path_reads_that_file_only_with_datatrove_reader_options(tmp_path):
+    for name in ("basics.py", "old_basics.py", "more.py"):
+        (tmp_path / name).write_text(GOOD)
+    [doc] = LocalPythonReader(tmp_path / "basics.py", default_metadata={"source": "local"})()
+    assert doc.id == f"{tmp_path.name}/basics.py" and doc.text == GOOD
+    metadata = doc.metadata
+    assert (metadata["repo"], metadata["path"], metadata["source"]) == (tmp_path.name, "basics.py", "local")
+    assert len(list(LocalPythonReader(tmp_path, limit=2)())) == 2
+    assert [doc.metadata["path"] for doc in LocalPythonReader(tmp_path, skip=2)()] == ["old_basics.py"]
+    shards = [[doc.metadata["path"] for doc in LocalPythonReader(tmp_path)(None, rank, 2)] for rank in range(2)]
+    assert shards == [["basics.py", "old_basics.py"], ["more.py"]]  # datatrove deals the sorted files round-robin
+
+
+def test_a_folder_without_python_files_is_an_error_not_an_empty_dataset(tmp_path):
+    with pytest.raises(RuntimeError, match="No files found"):
+        list(LocalPythonReader(tmp_path)())
+
+
 @pytest.fixture
 def source_tree(tmp_path):
     root = tmp_path / "src"
@@ -162,6 +181,11 @@ def source_tree(tmp_path):
     (root / "pkg" / "latin1.py").write_bytes('def f(x):\n    """caf\xe9"""\n    return x\n'.encode("latin-1"))
     (root / "pkg" / "blob.py").write_bytes(b"\x00\x01\x02binary")
     (root / "pkg" / "huge.py").write_text("x = 1\n" * 400_000)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "tests").mkdir()  # an excluded folder: its good seed must not be read
+    cube = 'def cube(x: int) -> int:\n    """Cube of x."""\n    return x ** 3\n'
+    (root / "pkg" / "tests" / "cube.py").write_text(cube)
+    (root / "pkg" / "notes.txt").write_text(GOOD)  # not a .py file
     return root
 
 
@@ -171,12 +195,16 @@ def test_build_counts_every_drop_and_loads_back(source_tree, tmp_path, benchmark
     extract = {
         name.split(": ", 1)[-1]: counters for name, counters in report.stats.items() if name.startswith("extract/")
     }
-    assert extract["local .py files"] == {
+    reader = extract["local .py files"]
+    assert {name: n for name, n in reader.items() if name.startswith(("files", "dropped_"))} == {
         "files": 4,
         "dropped_binary": 1,
         "dropped_non_utf8": 1,
         "dropped_too_large": 1,
+        "dropped_empty": 1,
+        "dropped_excluded_folder": 1,
     }
+    assert reader["input_files"] == 9  # datatrove lists every .py file, the excluded one too
     assert extract["docstring functions"]["dropped_file_syntax_error"] == 1
     assert extract["exact dedup"]["dropped_duplicate"] == 3  # copy.py twice, near.py's unchanged hypotenuse
     # each load gets its own cache: datasets would answer a second folder named stack-seeds from the first's cache
