@@ -43,7 +43,6 @@ from cursorcore.processing.sources.oj import (
     DEFAULT_MAX_CODE_BYTES,
     OJ_SCHEMA,
     OJAsciiFilter,
-    OJCodeReader,
     OJDuplicateFilter,
     OJFirstAcceptedFilter,
     OJHistorySimilarityFilter,
@@ -52,6 +51,7 @@ from cursorcore.processing.sources.oj import (
     OJShapeFilter,
     OJSingleLanguageFilter,
     OJStatementAnnotator,
+    OJUsableCodeFilter,
     oj_row,
 )
 
@@ -125,7 +125,7 @@ def pipeline(config: Config) -> list[PipelineStep]:
         OJReader(config.source, layout=config.layout, dataset=config.dataset, license=config.license),
         OJSingleLanguageFilter(),
         OJFirstAcceptedFilter(),
-        OJCodeReader(config.source, max_bytes=config.max_code_bytes),
+        OJUsableCodeFilter(config.source, max_bytes=config.max_code_bytes),
         OJDuplicateFilter(mode=config.duplicates),
         OJShapeFilter(),
         OJAsciiFilter(),

@@ -4,13 +4,15 @@ One Document per (user, problem): the user's submissions to the problem in time 
 into history / current / next. The steps follow CursorCore's `data/submit.py` and `data/submit_process.py`:
 
 1. `OJReader`: metadata of a CodeNet or AtCoder folder (see `oj_layouts`) -> one trajectory per (user, problem),
-   code not read yet. Tasks shard by problem, and all of a problem's trajectories come out together sorted by user,
-   so the per-problem limits below see the whole problem in one task and the output does not depend on the number
-   of tasks. Problems identical to an earlier one (CodeNet's clusters) are skipped, as CursorCore does.
+   code not read yet. A datatrove disk reader: CodeNet's metadata files, one per problem, are dealt to tasks;
+   AtCoder's single `metadata.csv` is read by one task. All of a problem's trajectories come out together sorted by
+   user, so the per-problem limits below see the whole problem in one task and the output does not depend on the
+   number of tasks. Problems identical to an earlier one (CodeNet's clusters) are skipped, as CursorCore does.
 2. `OJSingleLanguageFilter`: the user wrote the problem in one language.
 3. `OJFirstAcceptedFilter`: keep submissions up to and including the first Accepted; none -> drop.
-4. `OJCodeReader`: read the code of the kept submissions; a missing, unreadable, binary, non-UTF-8 or oversized file
-   drops the trajectory (a gap would make the history lie). Line endings are normalised as Python's text mode does.
+4. `OJUsableCodeFilter`: read the code of the kept submissions; a missing, unreadable, binary, non-UTF-8 or oversized
+   file drops the trajectory (a gap would make the history lie). Line endings are normalised as Python's text mode
+   does.
 5. `OJDuplicateFilter`: consecutive identical submissions. `mode="dedupe"` (default) keeps the last of each run;
    `mode="drop"` drops the trajectory, as CursorCore's script does.
 6. `OJShapeFilter`: a single submission, a final with at most one non-blank line, or a final with four consecutive
@@ -35,15 +37,18 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.io import DataFolder, get_datafolder
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.logging import logger
 
+from cursorcore.processing.sources.listing import literal_glob
 from cursorcore.processing.sources.oj_layouts import (
     ACCEPTED,
+    ATCODER,
     CODENET,
     LAYOUTS,
+    PROBLEM_LIST,
     BrokenRow,
     Submission,
-    codenet_problems,
     detect_layout,
     has_metadata,
     identical_problems,
@@ -76,6 +81,7 @@ OJ_SCHEMA = pa.schema(
     ]
 )
 _TRACKED = ("submission_id", "status", "timestamp", "path")  # per submission until the code is read
+METADATA_FILES = {CODENET: "metadata/*.csv", ATCODER: literal_glob("metadata.csv")}  # what OJReader's tasks share
 
 
 def submissions(doc: Document) -> list[dict]:
@@ -83,51 +89,74 @@ def submissions(doc: Document) -> list[dict]:
     return doc.metadata["submissions"]
 
 
-class OJReader(PipelineStep):
-    """Online-judge submission metadata -> one Document per (user, problem), problems sharded across tasks."""
+class OJReader(BaseDiskReader):
+    """Online-judge submission metadata -> one Document per (user, problem), with datatrove's file sharding, `limit`,
+    `skip`, `default_metadata` and progress bars. Documents have no text until `OJUsableCodeFilter` reads the code."""
 
     name = "OJ submissions"
-    type = "📖 - READER"
 
-    def __init__(self, source: str, layout: str = "auto", dataset: str = "oj", license: str = "") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        source: str,
+        layout: str = "auto",
+        dataset: str = "oj",
+        license: str = "",
+        limit: int = -1,
+        skip: int = 0,
+        default_metadata: dict | None = None,
+        file_progress: bool = False,
+        doc_progress: bool = False,
+    ) -> None:
         if layout not in (*LAYOUTS, "auto"):
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)} or auto, got {layout!r}")
-        self.source = source
+        super().__init__(
+            source,
+            limit=limit,
+            skip=skip,
+            default_metadata=default_metadata,
+            file_progress=file_progress,
+            doc_progress=doc_progress,
+        )
         self.layout = layout
         self.dataset = dataset
         self.license = license
+        self._layout: str | None = None  # the layout read, once a task has looked at the folder
+        self._identical: set[str] = set()
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        folder = get_datafolder(self.source)
-        layout = detect_layout(folder) if self.layout == "auto" else self.layout
-        if layout is None or not has_metadata(folder, layout):
-            logger.warning(f"{self.source}: no {layout or 'metadata.csv or metadata/'} metadata; nothing to read")
+        layout = detect_layout(self.data_folder) if self.layout == "auto" else self.layout
+        if layout is None or not has_metadata(self.data_folder, layout):
+            if data:
+                yield from data
+            logger.warning(
+                f"{self.data_folder.path}: no {layout or 'metadata.csv or metadata/'} metadata; nothing to read"
+            )
             if rank == 0:
                 self.stat_update("dropped_no_metadata")
             return
-        skipped = identical_problems(folder) if layout == CODENET else set()
-        for problem, rows in self._problem_rows(folder, layout, rank, world_size):
-            if problem in skipped:
+        # an "auto" layout is known only once the folder is looked at, here: it decides which files datatrove lists
+        self._layout, self.glob_pattern = layout, METADATA_FILES[layout]
+        self._identical = identical_problems(self.data_folder) if layout == CODENET else set()
+        yield from super().run(data, rank, world_size)
+
+    def read_file(self, filepath: str) -> DocumentsPipeline:
+        if self._layout == CODENET:
+            name = filepath.rsplit("/", 1)[-1]
+            problem = name.removesuffix(".csv")
+            if name == PROBLEM_LIST:  # CodeNet's list of problems, not one problem's submissions
+                return
+            if problem in self._identical:
                 self.stat_update("dropped_identical_problem")
-                continue
+                return
+            problems = [(problem, read_codenet_problem(self.data_folder, problem))]
+        else:
+            problems = iter_problem_rows(read_atcoder(self.data_folder))
+        for problem, rows in problems:
             with self.track_time():
-                documents = list(self._trajectories(problem, rows, layout))
+                documents = list(self._trajectories(problem, rows))
             yield from documents
 
-    @staticmethod
-    def _problem_rows(
-        folder: DataFolder, layout: str, rank: int, world_size: int
-    ) -> Iterator[tuple[str, list[Submission | BrokenRow]]]:
-        if layout == CODENET:
-            for problem in codenet_problems(folder)[rank::world_size]:
-                yield problem, read_codenet_problem(folder, problem)
-        else:
-            yield from list(iter_problem_rows(read_atcoder(folder)))[rank::world_size]
-
-    def _trajectories(self, problem: str, rows: list[Submission | BrokenRow], layout: str) -> Iterator[Document]:
+    def _trajectories(self, problem: str, rows: list[Submission | BrokenRow]) -> Iterator[Document]:
         by_user: dict[str, list[Submission]] = {}
         for row in rows:
             if isinstance(row, BrokenRow):
@@ -137,18 +166,18 @@ class OJReader(PipelineStep):
         for user in sorted(by_user):
             attempts = sorted(by_user[user], key=lambda s: (s.timestamp, s.submission_id))
             self.stat_update("trajectories")
+            metadata = {
+                "problem_id": problem,
+                "user_id": user,
+                "languages": sorted({s.language for s in attempts}),
+                "submissions": [{key: getattr(a, key) for key in _TRACKED} for a in attempts],
+                "dataset": self.dataset,
+                "layout": self._layout,
+                "license": self.license,
+            }
+            # datatrove's readers merge `default_metadata` in `get_document_from_dict`, which skips text-less documents
             yield Document(
-                text="",
-                id=f"{self.dataset}/{problem}/{user}",
-                metadata={
-                    "problem_id": problem,
-                    "user_id": user,
-                    "languages": sorted({s.language for s in attempts}),
-                    "submissions": [{key: getattr(a, key) for key in _TRACKED} for a in attempts],
-                    "dataset": self.dataset,
-                    "layout": layout,
-                    "license": self.license,
-                },
+                text="", id=f"{self.dataset}/{problem}/{user}", metadata=(self.default_metadata or {}) | metadata
             )
 
 
@@ -182,10 +211,11 @@ class UnusableCode(Exception):
     """A code file the trajectory cannot use; the message is the drop reason."""
 
 
-class OJCodeReader(BaseFilter):
-    """Read the code of every kept submission; unusable code drops the trajectory with the reason."""
+class OJUsableCodeFilter(BaseFilter):
+    """Keeps trajectories whose every submission has usable code, reading it into the submissions on the way;
+    unusable code drops the trajectory with the reason."""
 
-    name = "OJ code"
+    name = "OJ usable code"
 
     def __init__(self, source: str, max_bytes: int = DEFAULT_MAX_CODE_BYTES) -> None:
         super().__init__()

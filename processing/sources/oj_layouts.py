@@ -63,8 +63,10 @@ class BrokenRow:
 
 
 def has_metadata(folder: DataFolder, layout: str) -> bool:
-    """Whether the folder has the layout's metadata: `metadata.csv` (AtCoder) or a `metadata/` folder (CodeNet)."""
-    return folder.isfile("metadata.csv") if layout == ATCODER else folder.isdir("metadata")
+    """Whether the folder has the layout's metadata: `metadata.csv` (AtCoder) or CSV files in `metadata/` (CodeNet)."""
+    if layout == ATCODER:
+        return folder.isfile("metadata.csv")
+    return folder.isdir("metadata") and bool(folder.list_files("metadata", recursive=False, glob_pattern="*.csv"))
 
 
 def detect_layout(folder: DataFolder) -> str | None:
@@ -80,12 +82,6 @@ def _read_bytes(folder: DataFolder, path: str) -> bytes:
 def normalise_status(status: str) -> str:
     status = status.strip()
     return _STATUS_NAMES.get(status.upper(), status)
-
-
-def codenet_problems(folder: DataFolder) -> list[str]:
-    """Problem ids of a CodeNet folder (one metadata CSV each), sorted so every task agrees on the sharding."""
-    names = [path.rsplit("/", 1)[-1] for path in folder.list_files("metadata", recursive=False, glob_pattern="*.csv")]
-    return sorted(name.removesuffix(".csv") for name in names if name != PROBLEM_LIST)
 
 
 def read_codenet_problem(folder: DataFolder, problem_id: str) -> list[Submission | BrokenRow]:

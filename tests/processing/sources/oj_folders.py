@@ -9,7 +9,6 @@ from datatrove.data import Document
 from cursorcore.processing.sources.oj import (
     DEFAULT_MAX_CODE_BYTES,
     OJAsciiFilter,
-    OJCodeReader,
     OJDuplicateFilter,
     OJFirstAcceptedFilter,
     OJHistorySimilarityFilter,
@@ -18,6 +17,7 @@ from cursorcore.processing.sources.oj import (
     OJShapeFilter,
     OJSingleLanguageFilter,
     OJStatementAnnotator,
+    OJUsableCodeFilter,
 )
 
 CODENET_COLUMNS = ["submission_id", "problem_id", "user_id", "date", "language", "original_language"]
@@ -82,7 +82,7 @@ def oj_steps(
         OJReader(str(source), layout=layout, dataset="test", license="MIT"),
         OJSingleLanguageFilter(),
         OJFirstAcceptedFilter(),
-        OJCodeReader(str(source), max_bytes=max_bytes),
+        OJUsableCodeFilter(str(source), max_bytes=max_bytes),
         OJDuplicateFilter(mode=duplicates),
         OJShapeFilter(),
         OJAsciiFilter(),

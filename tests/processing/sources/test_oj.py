@@ -266,3 +266,12 @@ def test_real_atcoder_archive(shared):
     for doc in documents.values():
         assert statuses(doc)[-1] == "Accepted" and "Accepted" not in statuses(doc)[:-1]
         assert len(doc.metadata["submissions"]) >= 2 and doc.text.isascii()
+
+
+def test_reader_options_come_from_datatrove(tmp_path):
+    folder = write_codenet(tmp_path, [row for n in range(3) for row in good(f"p{n:05d}", "u1", variant=n + 1)])
+    defaults = {"source": "oj", "dataset": "overridden by the reader's own"}
+    documents = list(OJReader(str(folder), dataset="t", limit=2, default_metadata=defaults)())
+    assert [doc.id for doc in documents] == ["t/p00000/u1", "t/p00001/u1"]
+    assert all((doc.metadata["source"], doc.metadata["dataset"]) == ("oj", "t") for doc in documents)
+    assert [doc.id for doc in OJReader(str(folder), dataset="t", skip=2)()] == ["t/p00002/u1"]
