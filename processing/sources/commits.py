@@ -86,6 +86,10 @@ class GitHistoryReader(PipelineStep):
     Task `rank` keeps the trajectories whose repository + path + first commit hash to it, so any number of tasks
     split the work deterministically. Versions carry blob ids and sizes; contents come later (`GitBlobLoader`).
     Only the most recent `max_history` versions of a file are kept, bounding the work on very long histories.
+
+    Not a datatrove `BaseDiskReader`, whose unit is a file in a folder, dealt to tasks from a listing: here the unit
+    is a file's history, which exists only once a repository's log is walked (every task walks it, one streaming
+    `git log`), and dealing whole repositories as files would leave one large repository to a single task.
     """
 
     name = "🌳 Git history"
