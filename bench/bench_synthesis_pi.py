@@ -36,12 +36,9 @@ from cursorcore.processing.llm import LlamaCppBackend, LLMConfig, chunked_jsonl_
 from cursorcore.processing.sources.commits import commit_row
 from cursorcore.processing.sources.oj import oj_row
 from cursorcore.processing.sources.seeds import extract_seeds, stdlib_folder
+from cursorcore.processing.synthesis.documents import row_document
 from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner
-from cursorcore.processing.synthesis.programming_instruct import (
-    ProgrammingInstructConfig,
-    row_document,
-    synthesize,
-)
+from cursorcore.processing.synthesis.programming_instruct import ProgrammingInstructConfig, synthesize
 
 SEED_MODULES = ("calendar.py", "genericpath.py", "colorsys.py", "bisect.py", "keyword.py", "fnmatch.py")
 # published probabilities; answers capped so that SmolLM2's rambling does not dominate
@@ -55,7 +52,9 @@ BASE = ProgrammingInstructConfig(
 )
 CONFIGS = {
     # what SmolLM2 can do (as in the tests): two-version trajectories have one state, so every state is a candidate
-    "seed": replace(BASE, step_order="undo", min_steps=2, temperature=0.0, split_step_prob=1.0, history_prob=0.0),
+    "aiprogrammer": replace(
+        BASE, step_order="undo", min_steps=2, temperature=0.0, split_step_prob=1.0, history_prob=0.0
+    ),
     "commit": BASE,
     "oj": BASE,
 }
@@ -194,10 +193,10 @@ def report(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=5, help="documents per kind")
-    parser.add_argument("--kinds", default="seed,commit,oj")
+    parser.add_argument("--kinds", default="aiprogrammer,commit,oj")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update bench/RESULTS.md")
     args = parser.parse_args()
-    sources = {"seed": seed_rows, "commit": commit_rows, "oj": oj_rows}
+    sources = {"aiprogrammer": seed_rows, "commit": commit_rows, "oj": oj_rows}
     kinds = args.kinds.split(",")
     inputs = {kind: sources[kind](args.documents) for kind in kinds}
     header = f"{now()}; {machine()}"

@@ -32,9 +32,10 @@ from cursorcore.processing.llm import LlamaCppBackend, LLMConfig, chunked_jsonl_
 from cursorcore.processing.sandbox import get_sandbox
 from cursorcore.processing.sources.seeds import extract_seeds
 from cursorcore.processing.synthesis.aiev import AIEVConfig, AIEVInstruct
+from cursorcore.processing.synthesis.documents import row_document
 from cursorcore.processing.synthesis.plumbing import SynthesisContext, SynthesisRunner
 from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, SelfOSSInstructConfig
-from cursorcore.processing.synthesis.soi_common import seed_document
+from cursorcore.schema import Source
 
 # standard-library modules whose small documented functions serve as seeds, in this order
 SEED_MODULES = ("calendar.py", "string.py", "quopri.py", "shlex.py", "fnmatch.py", "heapq.py", "colorsys.py")
@@ -133,7 +134,9 @@ def local_services() -> Iterator[tuple[Path, LLMConfig, Any]]:
         yield Path(work), server.endpoint_config(max_concurrency=1), sandbox
 
 
-def run_kind(kind: str, rollout: Any, rows: list[dict], llm: LLMConfig, sandbox: Any, folder: Path) -> Run:
+def run_kind(
+    kind: str, source: Source, rollout: Any, rows: list[dict], llm: LLMConfig, sandbox: Any, folder: Path
+) -> Run:
     timed = Timed(rollout)
     step = SynthesisRunner(
         timed,
@@ -144,7 +147,7 @@ def run_kind(kind: str, rollout: Any, rows: list[dict], llm: LLMConfig, sandbox:
     )
     started = time.perf_counter()
     LocalPipelineExecutor(
-        pipeline=[[seed_document(row) for row in rows], step], logging_dir=str(folder / "logs")
+        pipeline=[[row_document(row, source) for row in rows], step], logging_dir=str(folder / "logs")
     ).run()
     wall = time.perf_counter() - started
     (raw,) = [s["stats"] for s in json.loads((folder / "logs/stats.json").read_text()) if "LLM" in s["name"]]
@@ -199,14 +202,14 @@ def main() -> int:
     aiev = AIEVConfig(max_tokens_answer=args.max_tokens)
     aiev_default = AIEVConfig(**DEFAULT_SYNTHESIS["aiev"])
     rollouts = (
-        ("Self-OSS-Instruct", SelfOSSInstruct(soi)),
-        ("AIEV-Instruct", AIEVInstruct(aiev)),
-        ("AIEV-Instruct, questioner's tests", AIEVInstruct(aiev_default)),
+        ("Self-OSS-Instruct", Source.SELF_OSS_INSTRUCT, SelfOSSInstruct(soi)),
+        ("AIEV-Instruct", Source.AIEV, AIEVInstruct(aiev)),
+        ("AIEV-Instruct, questioner's tests", Source.AIEV, AIEVInstruct(aiev_default)),
     )
     runs = []
     with local_services() as (work, llm, sandbox):
-        for kind, rollout in rollouts:
-            runs.append(run_kind(kind, rollout, rows, llm, sandbox, work / kind))
+        for kind, source, rollout in rollouts:
+            runs.append(run_kind(kind, source, rollout, rows, llm, sandbox, work / kind))
             print(table(runs[-1:]), flush=True)
 
     section = f"""## Synthesis: Self-OSS-Instruct and AIEV-Instruct

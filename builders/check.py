@@ -72,7 +72,7 @@ def _synthesis_plan(builder: Any, config: Any, at_once: int, plan: Plan) -> None
         options = sandbox_options(kind_config.sandbox, kind_config.sandbox_options)
         inputs = config.inputs(kind)
         count = "every row" if inputs < 0 else f"at most {inputs} per task"
-        requests, runs = COSTS[builder.KINDS[kind].config.rpartition(":")[2]](kind_config)
+        requests, runs = COSTS[builder.KINDS[kind].config.__name__](kind_config)
         plan.add(
             f"synthesis-{kind}: inputs from {builder.KINDS[kind].input_dataset} ({count}); per input at most "
             f"{requests} model requests and {runs} sandbox runs"

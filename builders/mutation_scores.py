@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from cursorcore.processing.assembly import REJECTED
 from cursorcore.processing.synthesis.mutation import mutation_summary
-from cursorcore.schema import SOURCES
+from cursorcore.schema import Source
 
 QUARTERS = ("0-25%", "25-50%", "50-75%", "75-100%")
 
@@ -32,7 +32,7 @@ def mutation_table(folder: Path) -> list[dict[str, Any]]:
     rejected as `tests_too_weak`. Empty when no sample of the build was mutation-tested."""
     rejected = [row["source"] for row in _rows(folder, REJECTED) if _too_weak(row)]
     table = []
-    for source in SOURCES:
+    for source in Source:
         kept = [row["verification"] for row in _rows(folder, source)]
         scores = [summary["score"] for summary in map(mutation_summary, kept) if summary is not None]
         measured = sum(any(check["name"] == "mutation" for check in v["checks"]) for v in kept)
@@ -43,7 +43,7 @@ def mutation_table(folder: Path) -> list[dict[str, Any]]:
             quarters[min(int(score * len(QUARTERS)), len(QUARTERS) - 1)] += 1
         table.append(
             {
-                "kind": source,
+                "kind": source.value,
                 "scored": len(scores),
                 "mean": f"{statistics.fmean(scores):.2f}" if scores else "-",
                 "min": f"{min(scores):.2f}" if scores else "-",

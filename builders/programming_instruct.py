@@ -14,9 +14,8 @@ sandbox.
 """
 
 import contextlib
-import importlib
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,12 @@ from cursorcore.processing.assembly import (
 )
 from cursorcore.processing.llm import LlamaCppBackend, LLMConfig
 from cursorcore.processing.sandbox.options import sandbox_options
+from cursorcore.processing.synthesis.aiev import AIEVConfig, aiev_step
+from cursorcore.processing.synthesis.documents import input_adapter
+from cursorcore.processing.synthesis.programming_instruct import ProgrammingInstructConfig, programming_instruct_step
 from cursorcore.processing.synthesis.sanitize import SanitizeDedup, SanitizeFilter
-from cursorcore.schema import FEATURES
+from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstructConfig, self_oss_instruct_step
+from cursorcore.schema import FEATURES, Source
 
 REPO_ID = "cursorcore/programming-instruct"
 OUTPUT = "${config}/${split}-${rank}.parquet"
@@ -58,46 +61,20 @@ OUTPUT = "${config}/${split}-${rank}.parquet"
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of sample: which input dataset feeds it, and where its synthesis code lives (imported lazily)."""
+    """One kind of sample: which input dataset feeds it (read through `input_adapter`), the function making its
+    pipeline step from (config, LLMConfig, output folder, checkpoint folder), and its synthesis config class."""
 
     input_dataset: str
-    adapter: str  # "module:function" datatrove reader adapter turning an input row into a document
-    step: str  # "module:function" (config, LLMConfig, output folder, checkpoint folder) -> pipeline step
-    config: str  # "module:Class" of the kind's synthesis config
+    step: Callable[..., PipelineStep]
+    config: type
 
 
-_SYNTHESIS = "cursorcore.processing.synthesis"
 KINDS = {
-    "aiprogrammer": Kind(
-        "stack-seeds",
-        f"{_SYNTHESIS}.programming_instruct:seed_adapter",
-        f"{_SYNTHESIS}.programming_instruct:programming_instruct_step",
-        f"{_SYNTHESIS}.programming_instruct:ProgrammingInstructConfig",
-    ),
-    "commit": Kind(
-        "commit-trajectories",
-        f"{_SYNTHESIS}.programming_instruct:commit_adapter",
-        f"{_SYNTHESIS}.programming_instruct:programming_instruct_step",
-        f"{_SYNTHESIS}.programming_instruct:ProgrammingInstructConfig",
-    ),
-    "oj": Kind(
-        "oj-trajectories",
-        f"{_SYNTHESIS}.programming_instruct:oj_adapter",
-        f"{_SYNTHESIS}.programming_instruct:programming_instruct_step",
-        f"{_SYNTHESIS}.programming_instruct:ProgrammingInstructConfig",
-    ),
-    "self-oss-instruct": Kind(
-        "stack-seeds",
-        f"{_SYNTHESIS}.soi_common:seed_adapter",
-        f"{_SYNTHESIS}.self_oss_instruct:self_oss_instruct_step",
-        f"{_SYNTHESIS}.self_oss_instruct:SelfOSSInstructConfig",
-    ),
-    "aiev": Kind(
-        "stack-seeds",
-        f"{_SYNTHESIS}.soi_common:seed_adapter",
-        f"{_SYNTHESIS}.aiev:aiev_step",
-        f"{_SYNTHESIS}.aiev:AIEVConfig",
-    ),
+    Source.AIPROGRAMMER: Kind("stack-seeds", programming_instruct_step, ProgrammingInstructConfig),
+    Source.COMMIT: Kind("commit-trajectories", programming_instruct_step, ProgrammingInstructConfig),
+    Source.OJ: Kind("oj-trajectories", programming_instruct_step, ProgrammingInstructConfig),
+    Source.SELF_OSS_INSTRUCT: Kind("stack-seeds", self_oss_instruct_step, SelfOSSInstructConfig),
+    Source.AIEV: Kind("stack-seeds", aiev_step, AIEVConfig),
 }
 
 # Seeds of the embedded default, extracted in seconds: this project's own small functions first (one simple idea
@@ -221,11 +198,6 @@ def card_for(report: BuildReport, model: str) -> CardInfo:
         details=CARD.details + written_by + rejected,
         notice=DEMONSTRATION.format(model=f"`{model}`") if EMBEDDED_MODEL in model else "",
     )
-
-
-def _import(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 class InputSelection(PipelineStep):
@@ -365,7 +337,7 @@ def kind_config(kind: str, config: Config, tasks_at_once: int = 1) -> Any:
     fields.setdefault("seed", config.seed)
     try:
         options.update(sandbox_options(provider, options).task_share(tasks_at_once))
-        return _import(KINDS[kind].config)(sandbox=provider, sandbox_options=options, **fields)
+        return KINDS[kind].config(sandbox=provider, sandbox_options=options, **fields)
     except (TypeError, ValueError) as error:
         raise ValueError(f"synthesis of {kind!r}: {error}") from None
 
@@ -375,8 +347,8 @@ def synthesis_stage(
 ) -> Stage:
     spec = KINDS[kind]
     step_config = kind_config(kind, config, tasks_at_once)
-    step = _import(spec.step)(step_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
-    reader = ParquetReader(str(data), adapter=_import(spec.adapter))
+    step = spec.step(step_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
+    reader = ParquetReader(str(data), adapter=input_adapter, default_metadata={"kind": Source(kind)})
     selection = InputSelection(config.inputs(kind), config.max_input_chars)
     rows = sum(pq.read_metadata(shard).num_rows for shard in data.glob("*.parquet"))
     limit = config.inputs(kind)

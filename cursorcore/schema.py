@@ -5,6 +5,7 @@ Field names follow CursorCore (`history`, `current`, `user`, `chat`, `next`, `lo
 list of int64: null, [offset] or [start, end].
 """
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,8 +14,19 @@ import datasets
 
 from cursorcore.tokens import find_special_token
 
-SOURCES = ("aiprogrammer", "commit", "oj", "self-oss-instruct", "aiev")
-BENCHMARK_SOURCES = ("apeval",)
+
+class Source(enum.StrEnum):
+    """The kind of synthesis a sample comes from: its `source` column, the dataset config holding its samples, and
+    the `kind` of the input document it was made from. Rows carry the plain string value."""
+
+    AIPROGRAMMER = "aiprogrammer"
+    COMMIT = "commit"
+    OJ = "oj"
+    SELF_OSS_INSTRUCT = "self-oss-instruct"
+    AIEV = "aiev"
+
+
+BENCHMARK_SOURCES = ("apeval",)  # rows of benchmark tasks (APEval) follow the sample schema too
 VERIFICATION_STATUSES = ("passed", "failed", "unverified")
 CHECK_STATUSES = ("passed", "failed", "timeout", "memory", "error", "skipped")
 ROLES = ("system", "history", "current", "user", "assistant", "execution")
@@ -150,8 +162,8 @@ def _build(row: Mapping[str, Any], problems: list[str]) -> Sample | None:
     user = _text(row.get("user"), "user", problems)
     chat = _text(row.get("chat"), "chat", problems)
     source = _text(row.get("source"), "source", problems)
-    if source and source not in SOURCES + BENCHMARK_SOURCES:
-        problems.append(f"source: {source!r} is not one of {', '.join(SOURCES + BENCHMARK_SOURCES)}")
+    if source and source not in (*Source, *BENCHMARK_SOURCES):
+        problems.append(f"source: {source!r} is not one of {', '.join((*Source, *BENCHMARK_SOURCES))}")
     sample_id = _text(row.get("id"), "id", problems)
     loc = _loc(row.get("loc"), current, problems)
     verification = _verification(row.get("verification"), problems)

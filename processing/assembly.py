@@ -25,7 +25,7 @@ from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.formats.conversation import sample_messages, training_text
 from cursorcore.processing.llm import is_rejection
 from cursorcore.processing.synthesis.results import SynthesisResult
-from cursorcore.schema import Check, Sample, Verification
+from cursorcore.schema import Check, Sample, Source, Verification
 
 FORMAT_CONFIGS = ("wf", "lc", "sr")
 REJECTED = "rejected"
@@ -36,18 +36,23 @@ REJECTED = "rejected"
 MULTI_TURN_SOURCES = ("aiev",)
 
 
-def origin_key(kind: str, row: dict[str, Any]) -> str:
+def origin_key(kind: Source | str, row: dict[str, Any]) -> str:
     """What must not straddle train and test: the repository of a commit, the problem of a submission, the file of
-    a seed. An input kind this does not know is an error: grouping it by a guess could put one origin on both sides."""
-    if kind == "commit":
-        return f"repo:{row.get('repo', '')}"
-    if kind == "oj":
-        return f"problem:{row.get('dataset', '')}/{row.get('problem_id', '')}"
-    if kind == "seed":
-        return f"file:{row.get('repo', '')}/{row.get('path', '')}"
-    raise ValueError(
-        f"unknown input kind {kind!r} (seed, commit, oj): its samples cannot be kept on one side of the split"
-    )
+    a seed. A kind this does not know is an error: grouping it by a guess could put one origin on both sides."""
+    try:
+        kind = Source(kind)
+    except ValueError:
+        raise ValueError(
+            f"unknown input kind {kind!r} ({', '.join(Source)}): its samples cannot be kept on one side of the split"
+        ) from None
+    match kind:
+        case Source.COMMIT:
+            return f"repo:{row.get('repo', '')}"
+        case Source.OJ:
+            return f"problem:{row.get('dataset', '')}/{row.get('problem_id', '')}"
+        case Source.AIPROGRAMMER | Source.SELF_OSS_INSTRUCT | Source.AIEV:
+            return f"file:{row.get('repo', '')}/{row.get('path', '')}"
+    raise ValueError(f"no origin is defined for the kind {kind}")
 
 
 def sample_key(sample: Sample) -> str:

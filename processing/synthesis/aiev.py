@@ -64,10 +64,8 @@ from cursorcore.processing.synthesis.soi_common import (
     verification_rejection,
     verified,
 )
-from cursorcore.schema import Check, Sample, Snapshot
+from cursorcore.schema import Check, Sample, Snapshot, Source
 from cursorcore.tokens import find_special_token
-
-SOURCE = "aiev"
 
 
 @dataclass
@@ -393,7 +391,7 @@ class AIEVInstruct:
             ]
         summary = f"tests still fail after {config.max_fix_rounds} fix round(s): {result.detail or result.status}"
         sample = failed_sample(
-            solution_sample(SOURCE, problem, answer, transcript),
+            solution_sample(Source.AIEV, problem, answer, transcript),
             result,
             Check("execution-feedback", "failed", summary),
         )
@@ -432,7 +430,7 @@ class AIEVInstruct:
         installs = f"; installed {', '.join(answer.packages)}" if answer.packages else ""
         check = Check("execution-feedback", "passed", f"tests passed after {fix_rounds} fix round(s){installs}")
         sample = await verified(
-            solution_sample(SOURCE, problem, answer, transcript), sandbox, answer, self.config, check
+            solution_sample(Source.AIEV, problem, answer, transcript), sandbox, answer, self.config, check
         )
         if sample.verification.status == "passed":
             return SynthesisResult(samples=[sample])
@@ -447,9 +445,9 @@ def aiev_step(
     *,
     sandbox: Sandbox | None = None,
 ) -> SynthesisRunner:
-    """The datatrove step that turns seed documents (see `seed_document` / `seed_adapter`) into AIEV-Instruct
-    dialogues in `output_folder`; `llm` is the programmer (and the questioner unless `config.questioner` is set);
-    `sandbox` overrides the provider of `config` with a sandbox the caller owns."""
+    """The datatrove step that turns seed documents (`documents.row_document`, `documents.input_adapter`) into
+    AIEV-Instruct dialogues in `output_folder`; `llm` is the programmer (and the questioner unless
+    `config.questioner` is set); `sandbox` overrides the provider of `config` with a sandbox the caller owns."""
     return synthesis_step(
         AIEVInstruct(config),
         config,

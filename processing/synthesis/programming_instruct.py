@@ -1,9 +1,9 @@
 """Programming-Instruct synthesis (CursorCore): samples of history / current / user -> next + chat, cut from code
 trajectories, with an LLM writing what a trajectory does not say.
 
-Three inputs, one rollout. A document's `metadata["kind"]` says what `metadata["row"]` is:
+Three inputs, one rollout. A document's `metadata["kind"]` (documents.py) says what `metadata["row"]` is:
 
-* `seed` (a `cursorcore/stack-seeds` row): the AI programmer rewrites the snippet as 3-6 editing steps of a
+* `aiprogrammer` (a `cursorcore/stack-seeds` row): the AI programmer rewrites the snippet as 3-6 editing steps of a
   novice, ordinary or expert programmer (CursorCore's reject rules, retried up to `max_attempts` times);
 * `commit` (a `cursorcore/commit-trajectories` row): the file's versions, with their commit messages;
 * `oj` (a `cursorcore/oj-trajectories` row): one user's submissions, with the problem statement.
@@ -17,7 +17,8 @@ WF/LC/SR, a syntax check of the trajectory's final program, C/C++ compiled in th
 model answers are kept as rejections with a reason.
 
     step = programming_instruct_step(ProgrammingInstructConfig(), LLMConfig(backend="local"), "out/", "ckpt/")
-    LocalPipelineExecutor(pipeline=[ParquetReader("hub/.../data", adapter=commit_adapter), step], ...).run()
+    reader = ParquetReader("hub/.../data", adapter=input_adapter, default_metadata={"kind": Source.COMMIT})
+    LocalPipelineExecutor(pipeline=[reader, step], ...).run()
 """
 
 import functools
@@ -66,10 +67,10 @@ from cursorcore.processing.synthesis.trajectory import (
     unified_diff,
 )
 from cursorcore.processing.synthesis.verify import syntax_check, verify_sample
-from cursorcore.schema import Sample, Snapshot
+from cursorcore.schema import Sample, Snapshot, Source
 from cursorcore.tokens import find_special_token
 
-KINDS = ("seed", "commit", "oj")
+KINDS = (Source.AIPROGRAMMER, Source.COMMIT, Source.OJ)  # the kinds this rollout synthesizes
 
 T = TypeVar("T")
 
@@ -124,48 +125,11 @@ class ProgrammingInstructConfig:
         sandbox_options(self.sandbox, self.sandbox_options)  # a wrong option fails here, not in every task
 
 
-# ---------------------------------------------------------------- documents
-
-
-def row_document(row: Mapping[str, Any], kind: str) -> Document:
-    """A row of an input dataset as the document the rollout reads: the row itself is in `metadata["row"]`."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    row = dict(row)
-    return Document(text=_final_code(row, kind), id=str(row["id"]), metadata={"kind": kind, "row": row})
-
-
-def _final_code(row: Mapping[str, Any], kind: str) -> str:
-    if kind == "seed":
-        return row["content"]
-    return (row["versions"] if kind == "commit" else row["submissions"])[-1]["code"]
-
-
-def _adapted(data: dict, kind: str) -> dict:
-    document = row_document(data, kind)
-    return {"text": document.text, "id": document.id, "metadata": document.metadata}
-
-
-def seed_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dict:
-    """datatrove reader adapter: `ParquetReader(folder, adapter=seed_adapter)` reads stack-seeds shards."""
-    return _adapted(data, "seed")
-
-
-def commit_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dict:
-    """datatrove reader adapter for commit-trajectories shards."""
-    return _adapted(data, "commit")
-
-
-def oj_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dict:
-    """datatrove reader adapter for oj-trajectories shards."""
-    return _adapted(data, "oj")
-
-
 @dataclass(frozen=True)
 class Trajectory:
     """Versions of one program, oldest first; `messages[k]` is the commit message of step k -> k + 1."""
 
-    source: str
+    source: Source
     lang: str  # lower case, as snapshots and code fences carry it
     versions: tuple[str, ...]
     messages: tuple[str, ...] = ()
@@ -181,19 +145,19 @@ class Trajectory:
         return tuple(message for message in self.messages[state.step :] if message.strip())
 
 
-def row_trajectory(row: Mapping[str, Any], kind: str) -> Trajectory:
+def row_trajectory(row: Mapping[str, Any], kind: Source) -> Trajectory:
     """The trajectory of a commit or online-judge row (seed rows need the AI programmer first)."""
-    if kind == "commit":
+    if kind == Source.COMMIT:
         versions = row["versions"]
         return Trajectory(
-            source="commit",
+            source=Source.COMMIT,
             lang=str(row["language"]).lower(),
             versions=tuple(v["code"] for v in versions),
             messages=tuple((v.get("message") or "").strip() for v in versions[1:]),
         )
-    if kind == "oj":
+    if kind == Source.OJ:
         return Trajectory(
-            source="oj",
+            source=Source.OJ,
             lang=str(row["language"]).lower(),
             versions=tuple(s["code"] for s in row["submissions"]),
             statement=(row.get("statement") or "").strip(),
@@ -317,10 +281,10 @@ def given_instruction(cut: Cut) -> str | None:
     """An instruction the source already holds, as CursorCore uses it: the commit message when the rest of the
     trajectory is exactly one commit, the problem statement at a programmer's first submission."""
     trajectory, state = cut.trajectory, cut.state
-    if trajectory.source == "commit" and state.exact and state.step == len(trajectory.versions) - 2:
+    if trajectory.source == Source.COMMIT and state.exact and state.step == len(trajectory.versions) - 2:
         message = trajectory.messages[-1]
         return message if message and not find_special_token(message) else None
-    if trajectory.source == "oj" and cut.plan.index == 0 and trajectory.statement:
+    if trajectory.source == Source.OJ and cut.plan.index == 0 and trajectory.statement:
         text = (
             environment()
             .get_template("instruction_problem.jinja")
@@ -406,9 +370,11 @@ async def synthesize(
 ) -> dict[str, Any]:
     """The rollout: one input row -> `SynthesisResult.to_json()` (samples and rejections), or `reject(reason,
     detail)` when the document yields no candidate at all; both with a `stats` counter once a model was asked."""
-    kind, row = document.metadata["kind"], document.metadata["row"]
+    kind, row = Source(document.metadata["kind"]), document.metadata["row"]
+    if kind not in KINDS:
+        raise ValueError(f"Programming-Instruct synthesizes {', '.join(KINDS)}, not {kind}")
     asker = Asker(generate, config, str(document.id))
-    trajectory = row_trajectory(row, kind) if kind != "seed" else None
+    trajectory = row_trajectory(row, kind) if kind is not Source.AIPROGRAMMER else None
     final, lang = (row["content"], "python") if trajectory is None else (trajectory.final, trajectory.lang)
     # before any model call: code holding a token of the conversation format could not be rendered as a sample,
     # and a program that does not parse or compile yields nothing
@@ -426,7 +392,7 @@ async def synthesize(
             steps = await ai_programmer(final, lang, asker, rng)
         except Rejected as rejected:
             return {**reject(rejected.reason, rejected.detail), STATS: dict(asker.stats)}
-        trajectory = Trajectory(source="aiprogrammer", lang=lang, versions=tuple(steps))
+        trajectory = Trajectory(source=Source.AIPROGRAMMER, lang=lang, versions=tuple(steps))
     if len(trajectory.versions) < 2:
         return reject("too_few_versions", f"{len(trajectory.versions)} version(s)")
 
@@ -479,7 +445,7 @@ def programming_instruct_step(
     output_folder: str | Path,
     checkpoints_dir: str | Path,
 ) -> SynthesisRunner:
-    """The datatrove step that turns documents from `row_document` / the `*_adapter`s into Programming-Instruct
+    """The datatrove step that turns documents from `row_document` / `input_adapter` into Programming-Instruct
     results, written as gzipped JSONL chunks (one record per document, results in `metadata["rollout_results"]`)."""
     return SynthesisRunner(
         functools.partial(synthesize, config=config),

@@ -24,9 +24,8 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from cursorcore.schema import Sample
+from cursorcore.schema import Sample, Source
 
-SOURCE = "self-oss-instruct"
 INCOMPLETE_PHRASES = (
     "todo",
     "fixme",
@@ -65,7 +64,7 @@ def defined_names(code: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _is_soi(document: Document) -> bool:
-    return document.metadata.get("source") == SOURCE
+    return document.metadata.get("source") == Source.SELF_OSS_INSTRUCT
 
 
 class SanitizeFilter(BaseFilter):

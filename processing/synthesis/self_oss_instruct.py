@@ -47,9 +47,8 @@ from cursorcore.processing.synthesis.soi_common import (
     verification_rejection,
     verified,
 )
-from cursorcore.schema import Check
+from cursorcore.schema import Check, Source
 
-SOURCE = "self-oss-instruct"
 # SelfCodeAlign's weights: it draws uniformly from a list that names function implementation twice
 CATEGORIES = {"function implementation": 2.0, "class implementation": 1.0, "program implementation": 1.0}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -236,7 +235,9 @@ class SelfOSSInstruct:
         failure = None
         for index, answer in passing:
             check = Check("self-validation", "passed", f"{summary}; kept response {index}")
-            sample = await verified(solution_sample(SOURCE, instruction, answer), sandbox, answer, config, check)
+            sample = await verified(
+                solution_sample(Source.SELF_OSS_INSTRUCT, instruction, answer), sandbox, answer, config, check
+            )
             if sample.verification.status == "passed":
                 return SynthesisResult(samples=[sample])
             rejection = verification_rejection(sample, f"response {index}: {summary}")
@@ -263,7 +264,7 @@ def _no_passing_response(
             return Rejection(
                 "no_passing_response",
                 summary,
-                failed_sample(solution_sample(SOURCE, instruction, answer), result, check),
+                failed_sample(solution_sample(Source.SELF_OSS_INSTRUCT, instruction, answer), result, check),
             )
     if candidates:
         return Rejection("sandbox_error", f"{summary}; {results[0].detail}"[:500])
@@ -279,6 +280,7 @@ def self_oss_instruct_step(
     *,
     sandbox: Sandbox | None = None,
 ) -> SynthesisRunner:
-    """The datatrove step that turns seed documents (see `seed_document` / `seed_adapter`) into Self-OSS-Instruct
-    results in `output_folder`; `sandbox` overrides the provider of `config` with a sandbox the caller owns."""
+    """The datatrove step that turns seed documents (`documents.row_document`, `documents.input_adapter`) into
+    Self-OSS-Instruct results in `output_folder`; `sandbox` overrides the provider of `config` with a sandbox the
+    caller owns."""
     return synthesis_step(SelfOSSInstruct(config), config, llm, output_folder, checkpoints_dir, sandbox=sandbox)

@@ -2,7 +2,7 @@
 
 Both start from a seed function (a row of `cursorcore/stack-seeds`), ask a model for code that carries its own
 tests, run the code with its tests in the sandbox and keep only what passes. This module holds the pieces they have
-in common: seed documents, the prompt templates and few-shot examples, model answers as text (the parser that
+in common: the prompt templates and few-shot examples, model answers as text (the parser that
 splits them into solution and tests is soi_answers.py), test jobs, sample building and verification, and the
 pipeline step.
 """
@@ -12,12 +12,10 @@ from __future__ import annotations
 import functools
 import random
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-from datatrove.data import Document
 
 from cursorcore.processing.formats.conversation import sample_messages
 from cursorcore.processing.llm import (
@@ -42,24 +40,8 @@ from cursorcore.processing.synthesis.verify import (
 from cursorcore.schema import Check, Sample, Snapshot, Verification
 from cursorcore.tokens import find_special_token
 
-SEED_KIND = "seed"
-
 # SelfCodeAlign drops instructions that talk about "the code snippet": a task must stand on its own
 MENTIONS_SNIPPET = re.compile(r"\bsnippet\b|\bthe (?:given|provided|above|following) code\b", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------- seeds
-
-
-def seed_document(row: Mapping[str, Any]) -> Document:
-    """A `cursorcore/stack-seeds` row as the document the synthesis steps read."""
-    return Document(text=row["content"], id=str(row["id"]), metadata={"row": dict(row), "kind": SEED_KIND})
-
-
-def seed_adapter(self: Any, data: dict, path: str, id_in_file: int | str) -> dict:
-    """datatrove reader adapter: `ParquetReader(folder, adapter=seed_adapter)` reads stack-seeds shards as seeds."""
-    document = seed_document(data)
-    return {"text": document.text, "id": document.id, "metadata": document.metadata}
 
 
 # ---------------------------------------------------------------- prompts and few-shot examples

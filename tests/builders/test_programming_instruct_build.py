@@ -23,7 +23,7 @@ def test_the_embedded_default_covers_every_kind_with_settings_its_classes_accept
     config = pi.Config()
     assert config.kinds == list(pi.KINDS)
     for kind in config.kinds:
-        kind_config = pi._import(pi.KINDS[kind].config)(**config.synthesis.get(kind, {}))
+        kind_config = pi.KINDS[kind].config(**config.synthesis.get(kind, {}))
         assert kind_config is not None
         assert config.inputs(kind) > 0
     assert config.max_input_chars > 0

@@ -40,7 +40,7 @@ from cursorcore.processing.llm import reject
 from cursorcore.processing.llm.runtime import chunked_jsonl_writer
 from cursorcore.processing.synthesis.results import Rejection, SynthesisResult
 from cursorcore.processing.synthesis.verify import python_syntax, roundtrip_checks
-from cursorcore.schema import FEATURES, Check, Sample, Snapshot, Verification
+from cursorcore.schema import FEATURES, Check, Sample, Snapshot, Source, Verification
 
 BENCHMARKS = ["humaneval", "mbpp", "apeval"]
 VOCAB = (
@@ -158,12 +158,9 @@ def input_row(kind: str, n: int) -> dict[str, Any]:
     return seed_row("stdlib", f"{kind}{n}.py", "f")
 
 
-DOCUMENT_KIND = {"commit": "commit", "oj": "oj", "aiprogrammer": "seed", "self-oss-instruct": "seed", "aiev": "seed"}
-
-
 def synthesis_document(kind: str, row: dict[str, Any], *results: dict[str, Any]) -> Document:
     """An input document after its rollout: the input row in `metadata["row"]`, results in `rollout_results`."""
-    metadata = {"kind": DOCUMENT_KIND[kind], "row": row, "rollout_results": list(results)}
+    metadata = {"kind": kind, "row": row, "rollout_results": list(results)}
     return Document(text=row.get("content", "final code"), id=row["id"], metadata=metadata)
 
 
@@ -242,11 +239,16 @@ def test_origin_key_groups_what_must_not_straddle_splits():
     assert origin_key("oj", oj_row("CodeNet", "p02761", "u1")) != origin_key("oj", oj_row("CodeNet", "p02762", "u1"))
     assert origin_key("oj", oj_row("CodeNet", "p1", "u1")) != origin_key("oj", oj_row("AtCoder", "p1", "u1"))
     # a seed's origin is its file: the functions of one file land in one split, for every seed-based kind
-    assert origin_key("seed", seed_row("r", "m.py", "f")) == origin_key("seed", seed_row("r", "m.py", "g"))
-    assert origin_key("seed", seed_row("r", "m.py", "f")) != origin_key("seed", seed_row("r", "n.py", "f"))
-    with pytest.raises(ValueError, match="unknown input kind 'sed'"):
-        origin_key("sed", seed_row("r", "m.py", "f"))  # a typo must not merge or split groups silently
-    assert origin_key("seed", seed_row("r", "m.py", "f")) != origin_key("seed", seed_row("s", "m.py", "f"))
+    assert origin_key("aiprogrammer", seed_row("r", "m.py", "f")) == origin_key("aiev", seed_row("r", "m.py", "g"))
+    assert origin_key(Source.SELF_OSS_INSTRUCT, seed_row("r", "m.py", "f")) == origin_key(
+        "aiev", seed_row("r", "m.py", "f")
+    )
+    assert origin_key("aiev", seed_row("r", "m.py", "f")) != origin_key("aiev", seed_row("r", "n.py", "f"))
+    assert origin_key("aiev", seed_row("r", "m.py", "f")) != origin_key("aiev", seed_row("s", "m.py", "f"))
+    # a typo, or the input dataset's name instead of a kind, must not merge or split groups silently
+    for wrong in ("sed", "seed"):
+        with pytest.raises(ValueError, match=f"unknown input kind '{wrong}'"):
+            origin_key(wrong, seed_row("r", "m.py", "f"))
 
 
 def test_sample_key_is_the_content_not_the_bookkeeping():
@@ -697,7 +699,7 @@ def assembled(tmp_path_factory, benchmark_paths):
         if keep:
             for sample in samples:
                 sample_id = sample.id or f"{sample.source}/{sample_key(sample)[:16]}"
-                expected[sample_id] = (replace(sample, id=sample_id), origin_key(DOCUMENT_KIND[kind], row))
+                expected[sample_id] = (replace(sample, id=sample_id), origin_key(kind, row))
 
     # two files of one repository, whose samples must share a split
     calc = make_sample("commit", program(81), program(81, 1), user="Sort it.", sample_id="octo/calc/calc.py/0")

@@ -10,7 +10,6 @@ import pytest
 from cursorcore.processing.llm.client import Choice
 from cursorcore.processing.sandbox import Status, get_sandbox
 from cursorcore.processing.synthesis.aiev import (
-    SOURCE,
     AIEVConfig,
     answer_text,
     assistant_turn,
@@ -29,7 +28,7 @@ from cursorcore.processing.synthesis.soi_common import (
     render_macro,
     solution_sample,
 )
-from cursorcore.schema import Sample
+from cursorcore.schema import Sample, Source
 from tests.processing.sandbox.test_local import make_wheel
 
 EXAMPLE = read_sections("aiev_example.jinja")[0]
@@ -93,7 +92,7 @@ def test_dialogue_turns_render_in_the_cursorcore_format_and_round_trip():
         assistant_turn(first.code, fixed),
         {"role": "execution", "content": "Result: passed"},
     ]
-    sample = solution_sample(SOURCE, EXAMPLE["problem"], fixed, transcript)
+    sample = solution_sample(Source.AIEV, EXAMPLE["problem"], fixed, transcript)
     assert Sample.from_row(sample.to_row()) == sample
     assert sample.next.code == fixed.code and sample.current.code == ""
 

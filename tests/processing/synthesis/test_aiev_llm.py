@@ -7,9 +7,9 @@ passing tests (slow: minutes). Nothing is faked: every turn comes from the model
 import pytest
 
 from cursorcore.builders.programming_instruct import DEFAULT_SYNTHESIS
-from cursorcore.processing.synthesis.aiev import SOURCE, AIEVConfig, aiev_step
+from cursorcore.processing.synthesis.aiev import AIEVConfig, aiev_step
 from cursorcore.processing.synthesis.soi_answers import ANSWER_PROBLEMS
-from cursorcore.schema import Sample
+from cursorcore.schema import Sample, Source
 from tests.processing.synthesis.test_self_oss_instruct_llm import (
     STAGE_PROBLEMS,
     candidate_seeds,
@@ -67,7 +67,7 @@ def test_one_dialogue_through_the_pipeline_step(llm_server, local_sandbox, tmp_p
     config = AIEVConfig(**TINY, tests_by=tests_by, questioner=llm_server.endpoint_config())
     step = aiev_step(config, llm_server.endpoint_config(), tmp_path / "out", tmp_path / "ckpt", sandbox=local_sandbox)
     (row,) = candidate_seeds()[:1]
-    results, stats = run_step(step, [row], tmp_path)
+    results, stats = run_step(step, [row], tmp_path, Source.AIEV)
     show("AIEV-Instruct", list(results.values()))
     result = results[row["id"]]
     check_rejections([result], KNOWN_REASONS)
@@ -78,7 +78,7 @@ def test_one_dialogue_through_the_pipeline_step(llm_server, local_sandbox, tmp_p
     for rejection in result.get("rejections", []):
         check_dialogue(Sample.from_row(rejection["sample"]), TINY["max_fix_rounds"])
     for sample in map(Sample.from_row, result.get("samples", [])):
-        assert (sample.source, sample.verification.status) == (SOURCE, "passed")
+        assert (sample.source, sample.verification.status) == (Source.AIEV, "passed")
         check_dialogue(sample, TINY["max_fix_rounds"])
 
 
@@ -99,13 +99,13 @@ def test_aiev_yields_a_passing_dialogue_with_smollm2(llm_server, local_sandbox, 
     results, stats, seeds = [], {}, candidate_seeds()[:AIEV_SEED_BUDGET]
     for index, row in enumerate(seeds):
         step = aiev_step(config, llm, tmp_path / f"{index}/out", tmp_path / f"{index}/ckpt", sandbox=local_sandbox)
-        found, stats = run_step(step, [row], tmp_path / str(index))
+        found, stats = run_step(step, [row], tmp_path / str(index), Source.AIEV)
         results += found.values()
         if results[-1].get("samples"):
             break
     show("AIEV-Instruct", results)
     (sample,) = [Sample.from_row(row) for result in results for row in result.get("samples", [])]
-    assert (sample.source, sample.current.code, sample.verification.status) == (SOURCE, "", "passed")
+    assert (sample.source, sample.current.code, sample.verification.status) == (Source.AIEV, "", "passed")
     checks = {check.name: check for check in sample.verification.checks}
     assert checks["tests"].status == "passed" and checks["execution-feedback"].status == "passed"
     check_dialogue(sample, config.max_fix_rounds)

@@ -20,21 +20,20 @@ from cursorcore.builders import commit_trajectories, oj_trajectories
 from cursorcore.processing.sources.commits import commit_row
 from cursorcore.processing.sources.oj import oj_row
 from cursorcore.processing.sources.seeds import extract_seeds, stdlib_folder
+from cursorcore.processing.synthesis.documents import input_adapter, row_document
 from cursorcore.processing.synthesis.programming_instruct import (
     Cut,
     ProgrammingInstructConfig,
     Trajectory,
     failed_check,
     given_instruction,
-    oj_adapter,
-    row_document,
     row_trajectory,
     synthesize,
 )
 from cursorcore.processing.synthesis.results import SynthesisResult
 from cursorcore.processing.synthesis.trajectory import Plan, code_series
 from cursorcore.processing.synthesis.verify import verify_sample
-from cursorcore.schema import Sample, Snapshot
+from cursorcore.schema import Sample, Snapshot, Source
 from tests.processing.sources.test_commit_git import Repo
 
 # small answers keep a test run short; every rule still applies
@@ -135,32 +134,32 @@ def test_config_defaults_are_cursorcores_and_typos_are_refused():
 def test_rows_become_documents_through_a_datatrove_reader(tmp_path):
     rows = oj_rows()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "train-00000.parquet")
-    documents = list(ParquetReader(str(tmp_path), adapter=oj_adapter)())
+    documents = list(ParquetReader(str(tmp_path), adapter=input_adapter, default_metadata={"kind": Source.OJ})())
     assert [d.id for d in documents] == [row["id"] for row in rows]
-    assert all(d.metadata["kind"] == "oj" and d.metadata["row"]["submissions"] for d in documents)
+    assert all(d.metadata["kind"] is Source.OJ and d.metadata["row"]["submissions"] for d in documents)
     assert documents[0].text == rows[0]["submissions"][-1]["code"]
-    trajectory = row_trajectory(documents[0].metadata["row"], "oj")
+    trajectory = row_trajectory(documents[0].metadata["row"], Source.OJ)
     assert trajectory.lang == "c++" and trajectory.language == "C++" and len(trajectory.versions) == 3
 
 
 def test_commit_rows_keep_their_messages(tmp_path):
     (calc,) = [row for row in commit_rows(tmp_path / "repo") if row["path"] == "calc.py"]
-    trajectory = row_trajectory(row_document(calc, "commit").metadata["row"], "commit")
+    trajectory = row_trajectory(row_document(calc, Source.COMMIT).metadata["row"], Source.COMMIT)
     assert trajectory.versions == tuple(CALC) and trajectory.messages == ("Add sub()", "Document the module")
     states = code_series(trajectory.versions, random.Random(0), 0.0)
     assert trajectory.notes(states[1]) == ("Document the module",)
 
 
 def test_the_source_gives_the_instruction_where_cursorcore_takes_it():
-    commit = Trajectory("commit", "python", ("a", "b", "c"), ("first", "second"))
+    commit = Trajectory(Source.COMMIT, "python", ("a", "b", "c"), ("first", "second"))
     states = code_series(commit.versions, random.Random(0), 0.0)
     # the rest of the trajectory is one commit: its message is the instruction; more than one: the LLM writes it
     assert given_instruction(Cut(commit, states, Plan(1, False, True))) == "second"
     assert given_instruction(Cut(commit, states, Plan(0, False, True))) is None
-    oj = Trajectory("oj", "c++", ("x", "y"), statement="Print 1.", language="C++")
+    oj = Trajectory(Source.OJ, "c++", ("x", "y"), statement="Print 1.", language="C++")
     text = given_instruction(Cut(oj, code_series(oj.versions, random.Random(0), 0.0), Plan(0, False, True)))
     assert text.startswith("Write a correct C++ program") and text.endswith("Print 1.")
-    seed = Trajectory("aiprogrammer", "python", ("x", "y"))
+    seed = Trajectory(Source.AIPROGRAMMER, "python", ("x", "y"))
     seed_states = code_series(seed.versions, random.Random(0), 0.0)
     assert given_instruction(Cut(seed, seed_states, Plan(0, False, True))) is None
 
@@ -235,7 +234,7 @@ def test_seed_snippets_give_verified_samples_through_the_ai_programmer(llm_serve
     config = ProgrammingInstructConfig(
         step_order="undo", min_steps=2, temperature=0.0, split_step_prob=1.0, history_prob=0.0, **SMALL
     )
-    results = run(llm_server, local_sandbox, [row_document(r, "seed") for r in rows], config)
+    results = run(llm_server, local_sandbox, [row_document(r, Source.AIPROGRAMMER) for r in rows], config)
     samples, reasons = outcome(results)
     assert samples, f"no verified sample; rejections: {reasons}"
     for sample in samples:
@@ -248,5 +247,5 @@ def test_seed_snippets_give_verified_samples_through_the_ai_programmer(llm_serve
 def test_a_prompt_longer_than_the_context_is_a_rejection(llm_server, local_sandbox):
     row = {"id": "huge", "content": "def huge():\n" + "    x = 1\n" * 3000 + "    return x"}
     config = ProgrammingInstructConfig(**SMALL)
-    (result,) = run(llm_server, local_sandbox, [row_document(row, "seed")], config)
+    (result,) = run(llm_server, local_sandbox, [row_document(row, Source.AIPROGRAMMER)], config)
     assert result["rejected"] == "aiprogrammer_request_refused" and "context" in result["detail"]

@@ -41,7 +41,8 @@ def job(folder: str, url: str, cache: str) -> None:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import ParquetReader
 
-    from cursorcore.processing.synthesis.programming_instruct import oj_adapter
+    from cursorcore.processing.synthesis.documents import input_adapter
+    from cursorcore.schema import Source
 
     llm = LLMConfig(
         backend="endpoint",
@@ -50,7 +51,9 @@ def job(folder: str, url: str, cache: str) -> None:
         max_concurrency=1,
     )
     step = programming_instruct_step(CONFIG, llm, f"{folder}/out", f"{folder}/checkpoints")
-    reader = ParquetReader(str(Path(folder).parent / "rows"), adapter=oj_adapter)
+    reader = ParquetReader(
+        str(Path(folder).parent / "rows"), adapter=input_adapter, default_metadata={"kind": Source.OJ}
+    )
     LocalPipelineExecutor(pipeline=[reader, step], logging_dir=f"{folder}/logs").run()
 
 

@@ -12,10 +12,10 @@ import pytest
 from cursorcore.processing.llm import Rejected
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sandbox import Job, Status
+from cursorcore.processing.synthesis.documents import row_document
 from cursorcore.processing.synthesis.plumbing import SynthesisContext
 from cursorcore.processing.synthesis.self_oss_instruct import (
     CATEGORIES,
-    SOURCE,
     SelfOSSInstruct,
     SelfOSSInstructConfig,
     draw_category,
@@ -27,10 +27,8 @@ from cursorcore.processing.synthesis.soi_common import (
     chat_messages,
     examples,
     generated_text,
-    seed_adapter,
-    seed_document,
 )
-from cursorcore.schema import Sample
+from cursorcore.schema import Sample, Source
 
 # What SmolLM2-135M-Instruct answered to "Write a Python function `add(a, b)` that returns the sum of a and b."
 SMOLLM_PASSING = """Here's a concise and efficient way to do this:
@@ -122,7 +120,7 @@ class PromptRecorder:
 def prompts_for(document_id: str, config: SelfOSSInstructConfig | None = None) -> tuple[list, list]:
     """(S->C messages, C->I messages) that the rollout sends for a seed."""
     recorder = PromptRecorder()
-    document = seed_document({"id": document_id, "content": "def f(x):\n    return x[::-1]"})
+    document = row_document({"id": document_id, "content": "def f(x):\n    return x[::-1]"}, Source.SELF_OSS_INSTRUCT)
     result = asyncio.run(SelfOSSInstruct(config)(document, recorder, sandbox=None))
     assert result["rejected"] == "instruction_too_short"
     return recorder.requests[0]["messages"], recorder.requests[1]["messages"]
@@ -301,17 +299,6 @@ def test_generated_text_names_what_is_wrong_with_it(choice, reason):
     assert raised.value.reason == reason
 
 
-def test_a_stack_seeds_row_becomes_a_seed_document():
-    row = {"id": "abc", "content": 'def f(x):\n    """Twice x."""\n    return 2 * x', "entry_point": "f", "repo": "r"}
-    document = seed_document(row)
-    assert (document.id, document.text, document.metadata) == ("abc", row["content"], {"row": row, "kind": "seed"})
-    assert seed_adapter(None, row, "shard.parquet", 0) == {
-        "text": row["content"],
-        "id": "abc",
-        "metadata": document.metadata,
-    }
-
-
 INSTRUCTION = "Write a Python function `add(a, b)` that returns the sum of a and b."
 CORRECT_OTHER = """Adding is built in.
 
@@ -350,7 +337,7 @@ def test_self_validation_keeps_one_passing_response_among_k(local_sandbox):
     assert not result.rejections
     (sample,) = result.samples
     assert sample.next.code in ("def add(a, b):\n    return a + b", "def add(a, b):\n    return sum((a, b))")
-    assert (sample.source, sample.user, sample.current.code) == (SOURCE, INSTRUCTION, "")
+    assert (sample.source, sample.user, sample.current.code) == (Source.SELF_OSS_INSTRUCT, INSTRUCTION, "")
     checks = {check.name: check for check in sample.verification.checks}
     assert sample.verification.status == "passed"
     assert {"roundtrip:wf", "roundtrip:lc", "roundtrip:sr", "syntax", "tests"} <= set(checks)
@@ -384,19 +371,6 @@ def test_without_a_passing_response_the_instruction_is_rejected_with_the_reason(
     # nothing could run: the reason says how far the best response got
     result, _ = select([Choice(SMOLLM_NO_TESTS, "stop"), Choice(SMOLLM_BROKEN_TESTS, "stop")], 0, local_sandbox)
     assert [(r.reason, r.sample) for r in result.rejections] == [("missing_tests", None)]
-
-
-def test_stack_seeds_parquet_shards_read_as_seed_documents(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from datatrove.pipeline.readers import ParquetReader
-
-    rows = [{"id": f"seed-{i}", "content": f"def f{i}(x):\n    return x + {i}", "path": "m.py"} for i in range(3)]
-    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "train-00000.parquet")
-    documents = list(ParquetReader(str(tmp_path), adapter=seed_adapter)())
-    assert [(d.id, d.text, d.metadata["kind"], d.metadata["row"]) for d in documents] == [
-        (row["id"], row["content"], "seed", row) for row in rows
-    ]
 
 
 def test_the_step_context_opens_a_sandbox_by_name_and_shares_one_it_is_given(local_sandbox):

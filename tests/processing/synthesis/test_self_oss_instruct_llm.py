@@ -23,14 +23,13 @@ from pathlib import Path
 import pytest
 
 from cursorcore.processing.sources.seeds import extract_seeds
+from cursorcore.processing.synthesis.documents import row_document
 from cursorcore.processing.synthesis.self_oss_instruct import (
-    SOURCE,
     SelfOSSInstructConfig,
     self_oss_instruct_step,
 )
 from cursorcore.processing.synthesis.soi_answers import ANSWER_PROBLEMS
-from cursorcore.processing.synthesis.soi_common import seed_document
-from cursorcore.schema import Sample
+from cursorcore.schema import Sample, Source
 
 # Seed functions simple enough for a 135M model, written for these tests; they go through `extract_seeds` like
 # any source file. After them come small functions of the running interpreter's standard library.
@@ -164,12 +163,14 @@ def read_rows(folder: Path) -> dict[str, dict]:
     return rows
 
 
-def run_step(step, rows: list[dict], folder: Path) -> tuple[dict[str, dict], dict[str, float]]:
+def run_step(
+    step, rows: list[dict], folder: Path, kind: Source = Source.SELF_OSS_INSTRUCT
+) -> tuple[dict[str, dict], dict[str, float]]:
     """Run a synthesis step over seed rows with LocalPipelineExecutor: (rollout result by seed id, step stats)."""
     from datatrove.executor import LocalPipelineExecutor
 
     LocalPipelineExecutor(
-        pipeline=[[seed_document(row) for row in rows], step], logging_dir=str(folder / "logs")
+        pipeline=[[row_document(row, kind) for row in rows], step], logging_dir=str(folder / "logs")
     ).run()
     results = {seed_id: row["metadata"]["rollout_results"][0] for seed_id, row in read_rows(folder / "out").items()}
     (stats,) = [s["stats"] for s in json.loads((folder / "logs/stats.json").read_text()) if "LLM" in s["name"]]
@@ -217,7 +218,7 @@ def test_one_seed_through_the_pipeline_step(llm_server, local_sandbox, tmp_path)
     assert result["stats"]["responses"] == TINY["responses"]
     assert stats["llm_calls"] == 3  # concepts, instruction, then k responses in one request
     for sample in map(Sample.from_row, result["samples"]):
-        assert sample.verification.status == "passed" and sample.source == SOURCE
+        assert sample.verification.status == "passed" and sample.source == Source.SELF_OSS_INSTRUCT
     assert stats.get("samples", 0) == len(result["samples"])
 
 
@@ -237,7 +238,7 @@ def test_self_oss_instruct_yields_a_verified_sample_with_smollm2(llm_server, loc
             break
     show("Self-OSS-Instruct", results)
     (sample,) = [Sample.from_row(row) for result in results for row in result.get("samples", [])]
-    assert (sample.source, sample.current.code, sample.verification.status) == (SOURCE, "", "passed")
+    assert (sample.source, sample.current.code, sample.verification.status) == (Source.SELF_OSS_INSTRUCT, "", "passed")
     checks = {check.name: check for check in sample.verification.checks}
     assert checks["tests"].status == "passed" and checks["self-validation"].status == "passed"
     passed = int(checks["self-validation"].detail.split("/")[0])
@@ -263,7 +264,7 @@ def resume_job(folder: str, endpoint: str) -> None:
     config = SelfOSSInstructConfig(**TINY, temperature=0.0, records_per_chunk=1, sandbox_options={"workers": 1})
     llm = LLMConfig(backend="endpoint", endpoint_url=endpoint, cache_path=f"{folder}/llm-cache.sqlite")
     step = self_oss_instruct_step(config, llm, f"{folder}/out", f"{folder}/checkpoints")
-    documents = [seed_document(row) for row in candidate_seeds()[:RESUME_SEEDS]]
+    documents = [row_document(row, Source.SELF_OSS_INSTRUCT) for row in candidate_seeds()[:RESUME_SEEDS]]
     LocalPipelineExecutor(pipeline=[documents, step], logging_dir=f"{folder}/logs").run()
 
 
