@@ -156,14 +156,18 @@ def git_sources(config: Config) -> list[GitSource]:
 def pipeline(config: Config, sources: list[GitSource] | None = None) -> list[PipelineStep]:
     """The datatrove steps of the build, without the writer (executors and tests run them as they like)."""
     sources = git_sources(config) if sources is None else sources
-    keep = config.min_versions
     readers: list[PipelineStep] = [
         HubCommitReader(hub.dataset, hub.options, source_name=hub.name, limit=hub.limit) for hub in config.hub_datasets
     ]
     if sources:
         readers.append(GitHistoryReader(sources, find_renames=config.find_renames, max_history=config.max_history))
+    return [*readers, *filters(config)]
+
+
+def filters(config: Config) -> list[PipelineStep]:
+    """What every trajectory goes through, in order, whichever reader produced it."""
+    keep = config.min_versions
     return [
-        *readers,
         MinVersionsFilter(keep),
         LanguageFilter(config.languages),
         VendoredFilter(config.vendored_dirs, config.vendored_files),

@@ -6,19 +6,8 @@ from pathlib import Path
 
 from datatrove.data import Document
 
-from cursorcore.processing.sources.oj import (
-    DEFAULT_MAX_CODE_BYTES,
-    OJAsciiFilter,
-    OJDuplicateFilter,
-    OJFirstAcceptedFilter,
-    OJHistorySimilarityFilter,
-    OJProblemDiversityFilter,
-    OJReader,
-    OJShapeFilter,
-    OJSingleLanguageFilter,
-    OJStatementAnnotator,
-    OJUsableCodeFilter,
-)
+from cursorcore.builders.oj_trajectories import Config, pipeline
+from cursorcore.processing.sources.oj import DEFAULT_MAX_CODE_BYTES
 
 CODENET_COLUMNS = ["submission_id", "problem_id", "user_id", "date", "language", "original_language"]
 CODENET_COLUMNS += ["filename_ext", "status", "cpu_time", "memory", "code_size", "accuracy"]
@@ -77,19 +66,19 @@ def oj_steps(
     max_bytes: int = DEFAULT_MAX_CODE_BYTES,
     **limits,
 ) -> list:
-    """The OJ pipeline in its published order; `limits` go to the per-problem diversity filter."""
-    return [
-        OJReader(str(source), layout=layout, dataset="test", license="MIT"),
-        OJSingleLanguageFilter(),
-        OJFirstAcceptedFilter(),
-        OJUsableCodeFilter(str(source), max_bytes=max_bytes),
-        OJDuplicateFilter(mode=duplicates),
-        OJShapeFilter(),
-        OJAsciiFilter(),
-        OJHistorySimilarityFilter(mode=similarity),
-        OJProblemDiversityFilter(**limits),
-        OJStatementAnnotator(descriptions),
-    ]
+    """The builder's OJ pipeline (its published order); `limits` are the per-problem diversity limits."""
+    config = Config(
+        source=str(source),
+        layout=layout,
+        dataset="test",
+        license="MIT",
+        descriptions=descriptions,
+        duplicates=duplicates,
+        history_similarity=similarity,
+        max_code_bytes=max_bytes,
+        **limits,
+    )
+    return pipeline(config)
 
 
 def run(steps: list, rank: int = 0, world_size: int = 1) -> tuple[dict[str, Document], Counter]:

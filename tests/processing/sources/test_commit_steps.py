@@ -8,20 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cursorcore.builders.commit_trajectories import Config, filters
 from cursorcore.processing.sources.commits import (
-    BinaryFilter,
-    GeneratedFilter,
     GitBlobLoader,
     GitHistoryReader,
     HubCommitReader,
-    HugeDiffFilter,
-    LanguageFilter,
-    MinVersionsFilter,
-    RecentWindow,
     SizeFilter,
-    Utf8Filter,
-    VendoredFilter,
-    WhitespaceOnlyFilter,
     changed_lines,
     shard_of,
     skeleton,
@@ -42,21 +34,8 @@ KEPT_PATHS = [
 
 
 def commit_steps(*readers):
-    """Every step, in the builder's order, with limits the fixture's files cross."""
-    return [
-        *readers,
-        MinVersionsFilter(),
-        LanguageFilter(),
-        VendoredFilter(),
-        SizeFilter(max_bytes=2000),
-        GitBlobLoader(),
-        BinaryFilter(),
-        Utf8Filter(),
-        GeneratedFilter(),
-        WhitespaceOnlyFilter(),
-        HugeDiffFilter(max_changed_lines=40),
-        RecentWindow(max_versions=4),
-    ]
+    """The builder's filters, in its order, with limits the fixture's files cross."""
+    return [*readers, *filters(Config(max_bytes=2000, max_changed_lines=40, max_versions=4))]
 
 
 def run(steps, world_size: int = 1) -> list:
