@@ -27,8 +27,6 @@ class Source(enum.StrEnum):
 
 
 BENCHMARK_SOURCES = ("apeval",)  # rows of benchmark tasks (APEval) follow the sample schema too
-VERIFICATION_STATUSES = ("passed", "failed", "unverified")
-CHECK_STATUSES = ("passed", "failed", "timeout", "memory", "error", "skipped")
 ROLES = ("system", "history", "current", "user", "assistant", "execution")
 
 Loc = int | tuple[int, int] | None
@@ -47,19 +45,51 @@ class Snapshot:
     type: str = "code"
 
 
+class CheckStatus(enum.StrEnum):
+    """How one check ended: the sandbox's statuses (a run passed, failed, ran out of time or memory, or could not
+    run: `error`), and `skipped` for a check that does not apply (no syntax checker for the language)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def is_failure(self) -> bool:
+        """The checked code is wrong; `error` is not a failure: nothing was checked."""
+        return self in (CheckStatus.FAILED, CheckStatus.TIMEOUT, CheckStatus.MEMORY)
+
+
+class VerificationStatus(enum.StrEnum):
+    """A sample's verdict over its checks: `unverified` when a check could not run (or there was none)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    UNVERIFIED = "unverified"
+
+
 @dataclass(frozen=True)
 class Check:
-    """One thing that was verified: an edit-format round trip, a syntax check, a test run."""
+    """One thing that was verified: an edit-format round trip, a syntax check, a test run. A status given as its
+    string value becomes the `CheckStatus` (any other string is a ValueError)."""
 
     name: str
-    status: str
+    status: CheckStatus
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", CheckStatus(self.status))
 
 
 @dataclass(frozen=True)
 class Verification:
-    status: str = "unverified"
+    status: VerificationStatus = VerificationStatus.UNVERIFIED
     checks: tuple[Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", VerificationStatus(self.status))
 
 
 @dataclass
@@ -79,7 +109,7 @@ class Sample:
         """The row as stored in parquet (see `FEATURES`)."""
         return {
             "id": self.id,
-            "source": self.source,
+            "source": str(self.source),
             "history": [_snapshot_row(s) for s in self.history],
             "current": _snapshot_row(self.current),
             "user": self.user,
@@ -87,8 +117,10 @@ class Sample:
             "next": None if self.next is None else _snapshot_row(self.next),
             "loc": _loc_row(self.loc),
             "verification": {
-                "status": self.verification.status,
-                "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in self.verification.checks],
+                "status": str(self.verification.status),
+                "checks": [
+                    {"name": c.name, "status": str(c.status), "detail": c.detail} for c in self.verification.checks
+                ],
             },
             "messages": [{"role": m["role"], "content": m["content"]} for m in self.messages],
         }
@@ -240,19 +272,21 @@ def _verification(value: Any, problems: list[str]) -> Verification:
     if not isinstance(value, Mapping):
         problems.append(f"verification: expected a mapping, got {type(value).__name__}")
         return Verification()
-    status = value.get("status") or "unverified"
-    if status not in VERIFICATION_STATUSES:
-        problems.append(f"verification.status: {status!r} is not one of {', '.join(VERIFICATION_STATUSES)}")
+    status = value.get("status") or VerificationStatus.UNVERIFIED
+    if status not in tuple(VerificationStatus):
+        problems.append(f"verification.status: {status!r} is not one of {', '.join(VerificationStatus)}")
+        status = VerificationStatus.UNVERIFIED
     checks = []
     for i, check in enumerate(value.get("checks") or []):
         if not isinstance(check, Mapping) or not isinstance(check.get("name"), str):
             problems.append(f"verification.checks[{i}]: expected a mapping with name, status and detail")
             continue
-        if check.get("status") not in CHECK_STATUSES:
+        if check.get("status") not in tuple(CheckStatus):
             problems.append(
-                f"verification.checks[{i}].status: {check.get('status')!r} is not one of {', '.join(CHECK_STATUSES)}"
+                f"verification.checks[{i}].status: {check.get('status')!r} is not one of {', '.join(CheckStatus)}"
             )
-        checks.append(Check(check["name"], str(check.get("status")), str(check.get("detail") or "")))
+            continue
+        checks.append(Check(check["name"], check["status"], str(check.get("detail") or "")))
     return Verification(status, tuple(checks))
 
 

@@ -25,7 +25,7 @@ from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.formats.conversation import sample_messages, training_text
 from cursorcore.processing.llm import is_rejection
 from cursorcore.processing.synthesis.results import SynthesisResult
-from cursorcore.schema import Check, Sample, Source, Verification
+from cursorcore.schema import Check, CheckStatus, Sample, Source, Verification, VerificationStatus
 
 FORMAT_CONFIGS = ("wf", "lc", "sr")
 REJECTED = "rejected"
@@ -33,7 +33,7 @@ REJECTED = "rejected"
 # with whole-file code and fixes code the model saw only in its own earlier answers: there is no `current` message
 # whose lines an LC answer could number or an SR answer search, and whole-file answers in `lc`/`sr` would teach a
 # model trained on those configs to answer in the wrong format.
-MULTI_TURN_SOURCES = ("aiev",)
+MULTI_TURN_SOURCES = (Source.AIEV,)
 
 
 def origin_key(kind: Source | str, row: dict[str, Any]) -> str:
@@ -109,8 +109,8 @@ class SynthesisExpander(PipelineStep):
 
 
 def _rejected_document(sample: Sample, reason: str, detail: str) -> Document:
-    checks = (*sample.verification.checks, Check("rejection", "failed", f"{reason}: {detail}"[:500]))
-    sample = replace(sample, verification=Verification("failed", checks))
+    checks = (*sample.verification.checks, Check("rejection", CheckStatus.FAILED, f"{reason}: {detail}"[:500]))
+    sample = replace(sample, verification=Verification(VerificationStatus.FAILED, checks))
     sample = replace(sample, id=sample.id or f"{sample.source}/{sample_key(sample)[:16]}")
     if not sample.messages:
         sample = replace(sample, messages=sample_messages(sample, "wf"))

@@ -64,7 +64,7 @@ from cursorcore.processing.synthesis.soi_common import (
     verification_rejection,
     verified,
 )
-from cursorcore.schema import Check, Sample, Snapshot, Source
+from cursorcore.schema import Check, CheckStatus, Sample, Snapshot, Source, VerificationStatus
 from cursorcore.tokens import find_special_token
 
 
@@ -393,7 +393,7 @@ class AIEVInstruct:
         sample = failed_sample(
             solution_sample(Source.AIEV, problem, answer, transcript),
             result,
-            Check("execution-feedback", "failed", summary),
+            Check("execution-feedback", CheckStatus.FAILED, summary),
         )
         return SynthesisResult(rejections=[Rejection("unresolved", summary, sample)])
 
@@ -428,11 +428,12 @@ class AIEVInstruct:
     ) -> SynthesisResult:
         """The passing dialogue as a sample, verified like every sample (its tests run once more)."""
         installs = f"; installed {', '.join(answer.packages)}" if answer.packages else ""
-        check = Check("execution-feedback", "passed", f"tests passed after {fix_rounds} fix round(s){installs}")
+        passed = f"tests passed after {fix_rounds} fix round(s){installs}"
+        check = Check("execution-feedback", CheckStatus.PASSED, passed)
         sample = await verified(
             solution_sample(Source.AIEV, problem, answer, transcript), sandbox, answer, self.config, check
         )
-        if sample.verification.status == "passed":
+        if sample.verification.status is VerificationStatus.PASSED:
             return SynthesisResult(samples=[sample])
         return SynthesisResult(rejections=[verification_rejection(sample, check.detail)])
 

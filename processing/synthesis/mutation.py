@@ -24,7 +24,7 @@ from typing import Any
 
 from cursorcore.processing.sandbox import Job, Limits, Result, Status
 from cursorcore.processing.synthesis.mutants import Mutants, mutants
-from cursorcore.schema import Check, Verification
+from cursorcore.schema import Check, CheckStatus, Verification
 
 CHECK = "mutation"
 DRIVER = Path(__file__).with_name("mutation_driver.py")
@@ -95,21 +95,22 @@ def mutation_plan(
     return MutationPlan(found, job)
 
 
-def driver_outcomes(result: Result) -> dict[int, str]:
+def driver_outcomes(result: Result) -> dict[int, CheckStatus]:
     """index -> outcome from the driver's output (-1 is the original); the first line per index counts."""
-    outcomes: dict[int, str] = {}
+    outcomes: dict[int, CheckStatus] = {}
     for line in result.stdout.splitlines():
         try:
             record = json.loads(line)
             index, outcome = record["index"], record["outcome"]
         except (ValueError, KeyError, TypeError):
             continue
-        if isinstance(index, int) and outcome in ("passed", "failed", "timeout"):
-            outcomes.setdefault(index, outcome)
+        if isinstance(index, int) and isinstance(outcome, str) and outcome in MUTANT_OUTCOMES:
+            outcomes.setdefault(index, CheckStatus(outcome))
     return outcomes
 
 
-MUTANT_OUTCOMES = {"failed": "killed", "timeout": "timed_out", "passed": "survived"}
+# the driver's outcome of the tests on a mutant -> what that says about the mutant
+MUTANT_OUTCOMES = {CheckStatus.FAILED: "killed", CheckStatus.TIMEOUT: "timed_out", CheckStatus.PASSED: "survived"}
 
 
 def mutation_check(plan: MutationPlan, result: Result | None, config: MutationConfig) -> Check:
@@ -117,15 +118,16 @@ def mutation_check(plan: MutationPlan, result: Result | None, config: MutationCo
     is None when the plan has no mutant to run."""
     if result is None or not plan.mutants.selected:
         detail = f"no mutant to run ({plan.mutants.equivalent} equivalent to the original)"
-        return Check(CHECK, "skipped", detail)
+        return Check(CHECK, CheckStatus.SKIPPED, detail)
     if result.status is Status.ERROR:
-        return Check(CHECK, "error", f"the sandbox could not run the mutants: {result.detail}"[:300])
+        return Check(CHECK, CheckStatus.ERROR, f"the sandbox could not run the mutants: {result.detail}"[:300])
     outcomes = driver_outcomes(result)
     if -1 not in outcomes:
         detail = f"the driver reported nothing ({result.status}, {result.detail}): {result.stderr.strip()[-200:]}"
-        return Check(CHECK, "error", detail)
-    if outcomes[-1] != "passed":
-        return Check(CHECK, "skipped", f"the tests {outcomes[-1]} on the original solution in the mutation driver")
+        return Check(CHECK, CheckStatus.ERROR, detail)
+    if outcomes[-1] is not CheckStatus.PASSED:
+        detail = f"the tests {outcomes[-1]} on the original solution in the mutation driver"
+        return Check(CHECK, CheckStatus.SKIPPED, detail)
     selected = plan.mutants.selected
     states = [MUTANT_OUTCOMES[outcomes[i]] if i in outcomes else "not_run" for i in range(len(selected))]
     counts = Counter(states)
@@ -139,13 +141,13 @@ def mutation_check(plan: MutationPlan, result: Result | None, config: MutationCo
         "generated": plan.mutants.generated,
     }
     if not tried:
-        return Check(CHECK, "skipped", json.dumps(summary))
+        return Check(CHECK, CheckStatus.SKIPPED, json.dumps(summary))
     if detected and detected / tried >= config.min_score:
-        return Check(CHECK, "passed", json.dumps(summary))
+        return Check(CHECK, CheckStatus.PASSED, json.dumps(summary))
     summary["mutants"] = [
         {"mutant": mutant.describe(), "outcome": state} for mutant, state in zip(selected, states, strict=True)
     ]
-    return Check(CHECK, "failed", json.dumps(summary))
+    return Check(CHECK, CheckStatus.FAILED, json.dumps(summary))
 
 
 def mutation_summary(verification: Verification | Mapping[str, Any]) -> dict[str, Any] | None:
@@ -158,12 +160,12 @@ def mutation_summary(verification: Verification | Mapping[str, Any]) -> dict[str
             if isinstance(check, Check)
             else (check.get("name"), check.get("status"), check.get("detail"))
         )
-        if name == CHECK and status in ("passed", "failed"):
+        if name == CHECK and status in (CheckStatus.PASSED, CheckStatus.FAILED):
             return json.loads(detail)
     return None
 
 
 def too_weak(verification: Verification) -> bool:
     """Whether the mutation check is what failed the verification (and nothing else did)."""
-    failed = [check.name for check in verification.checks if check.status in ("failed", "timeout", "memory")]
+    failed = [check.name for check in verification.checks if check.status.is_failure]
     return failed == [CHECK]

@@ -67,7 +67,7 @@ from cursorcore.processing.synthesis.trajectory import (
     unified_diff,
 )
 from cursorcore.processing.synthesis.verify import syntax_check, verify_sample
-from cursorcore.schema import Sample, Snapshot, Source
+from cursorcore.schema import CheckStatus, Sample, Snapshot, Source, VerificationStatus
 from cursorcore.tokens import find_special_token
 
 KINDS = (Source.AIPROGRAMMER, Source.COMMIT, Source.OJ)  # the kinds this rollout synthesizes
@@ -356,7 +356,7 @@ async def build_sample(cut: Cut, asker: Asker, sample_id: str) -> Sample:
 def failed_check(sample: Sample) -> tuple[str, str]:
     """(`verification_<check kind>`, detail) of the first failed check."""
     for check in sample.verification.checks:
-        if check.status not in ("passed", "skipped"):
+        if check.status not in (CheckStatus.PASSED, CheckStatus.SKIPPED):
             return f"verification_{check.name.split(':')[0]}", f"{check.name}: {check.status} {check.detail}".strip()
     return "verification_unverified", ""
 
@@ -382,9 +382,9 @@ async def synthesize(
     if token := next(filter(None, map(find_special_token, versions)), None):
         return reject("special_token", f"the code contains {token}")
     syntax = await syntax_check(final, lang, sandbox)
-    if syntax.status == "error":
+    if syntax.status is CheckStatus.ERROR:
         raise SandboxOutage(f"syntax check of {document.id}: {syntax.detail}")
-    if syntax.status not in ("passed", "skipped"):
+    if syntax.status not in (CheckStatus.PASSED, CheckStatus.SKIPPED):
         return reject("verification_syntax", f"the final program: {syntax.status} {syntax.detail}".strip())
     if trajectory is None:
         rng = random.Random(f"{config.seed}/{document.id}/aiprogrammer")
@@ -422,9 +422,9 @@ async def synthesize(
             continue
         checked = await verify_sample(sample, sandbox=sandbox, program=trajectory.final)
         verified += 1
-        if checked.verification.status == "passed":
+        if checked.verification.status is VerificationStatus.PASSED:
             result.samples.append(checked)
-        elif checked.verification.status == "failed":
+        elif checked.verification.status is VerificationStatus.FAILED:
             result.rejections.append(Rejection(*failed_check(checked), checked))
         else:
             raise SandboxOutage(f"sample {checked.id}: {failed_check(checked)[1]}")

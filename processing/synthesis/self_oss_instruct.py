@@ -47,7 +47,7 @@ from cursorcore.processing.synthesis.soi_common import (
     verification_rejection,
     verified,
 )
-from cursorcore.schema import Check, Source
+from cursorcore.schema import Check, CheckStatus, Source, VerificationStatus
 
 # SelfCodeAlign's weights: it draws uniformly from a list that names function implementation twice
 CATEGORIES = {"function implementation": 2.0, "class implementation": 1.0, "program implementation": 1.0}
@@ -234,11 +234,11 @@ class SelfOSSInstruct:
         rng.shuffle(passing)
         failure = None
         for index, answer in passing:
-            check = Check("self-validation", "passed", f"{summary}; kept response {index}")
+            check = Check("self-validation", CheckStatus.PASSED, f"{summary}; kept response {index}")
             sample = await verified(
                 solution_sample(Source.SELF_OSS_INSTRUCT, instruction, answer), sandbox, answer, config, check
             )
-            if sample.verification.status == "passed":
+            if sample.verification.status is VerificationStatus.PASSED:
                 return SynthesisResult(samples=[sample])
             rejection = verification_rejection(sample, f"response {index}: {summary}")
             stats[f"responses_{rejection.reason}"] += 1
@@ -258,7 +258,7 @@ def _no_passing_response(
 ) -> Rejection:
     """Why an instruction yields nothing: `no_passing_response` when some response ran (the first one that failed is
     kept for inspection), `sandbox_error` when the sandbox could not run any, else the furthest any response got."""
-    check = Check("self-validation", "failed", summary)
+    check = Check("self-validation", CheckStatus.FAILED, summary)
     for (_, answer), result in zip(candidates, results, strict=True):
         if result.status is not Status.ERROR:
             return Rejection(

@@ -37,7 +37,7 @@ from cursorcore.processing.synthesis.verify import (
     verdict,
     verify_sample,
 )
-from cursorcore.schema import Check, Sample, Snapshot, Verification
+from cursorcore.schema import Check, Sample, Snapshot, Verification, VerificationStatus
 from cursorcore.tokens import find_special_token
 
 # SelfCodeAlign drops instructions that talk about "the code snippet": a task must stand on its own
@@ -219,10 +219,10 @@ async def verified(
     job = answer_job(answer, config)
     result = await verify_sample(sample, sandbox=sandbox, test_job=job)
     for _ in range(config.sandbox_retries):
-        if result.verification.status != "unverified":
+        if result.verification.status is not VerificationStatus.UNVERIFIED:
             break
         result = await verify_sample(sample, sandbox=sandbox, test_job=job)
-    if config.mutation.enabled and result.verification.status == "passed":
+    if config.mutation.enabled and result.verification.status is VerificationStatus.PASSED:
         result = with_check(result, await mutation_adequacy(answer, sandbox, config))
     return with_check(result, check)
 
@@ -245,7 +245,7 @@ async def mutation_adequacy(answer: Answer, sandbox: Sandbox, config: SeedSynthe
 def verification_rejection(sample: Sample, detail: str) -> Rejection:
     """Why a verified sample is not kept: its tests too weak (only the mutation check failed), another check failed,
     or the sandbox could not run a check."""
-    if sample.verification.status != "failed":
+    if sample.verification.status is not VerificationStatus.FAILED:
         return Rejection("sandbox_error", detail, sample)
     return Rejection("tests_too_weak" if too_weak(sample.verification) else "verification_failed", detail, sample)
 

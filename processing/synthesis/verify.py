@@ -11,7 +11,7 @@ from dataclasses import replace
 from cursorcore.processing.formats import FORMATS, EditFormat, EditFormatError
 from cursorcore.processing.formats.conversation import messages_sample, sample_messages
 from cursorcore.processing.sandbox import Job, Limits, Result, Sandbox, Status
-from cursorcore.schema import Check, Sample, Verification
+from cursorcore.schema import Check, CheckStatus, Sample, Verification, VerificationStatus
 
 CPP_LANGS = {"c++", "cpp", "cxx"}
 C_LANGS = {"c"}
@@ -32,9 +32,10 @@ def roundtrip_checks(sample: Sample) -> list[Check]:
                 and (back.next.code if back.next else None) == (sample.next.code if sample.next else None)
                 and (back.user, back.chat, back.loc) == (sample.user, sample.chat, sample.loc)
             )
-            checks.append(Check(f"roundtrip:{name}", "passed" if same else "failed", "" if same else "differs"))
+            status = CheckStatus.PASSED if same else CheckStatus.FAILED
+            checks.append(Check(f"roundtrip:{name}", status, "" if same else "differs"))
         except EditFormatError as error:
-            checks.append(Check(f"roundtrip:{name}", "failed", str(error)[:200]))
+            checks.append(Check(f"roundtrip:{name}", CheckStatus.FAILED, str(error)[:200]))
     return checks
 
 
@@ -47,8 +48,8 @@ def python_syntax(code: str) -> Check:
     try:
         ast.parse(code)
     except (SyntaxError, ValueError) as error:
-        return Check("syntax", "failed", f"{type(error).__name__}: {error}"[:200])
-    return Check("syntax", "passed")
+        return Check("syntax", CheckStatus.FAILED, f"{type(error).__name__}: {error}"[:200])
+    return Check("syntax", CheckStatus.PASSED)
 
 
 def compile_job(code: str, lang: str) -> Job | None:
@@ -70,7 +71,7 @@ def compile_job(code: str, lang: str) -> Job | None:
 def result_check(name: str, result: Result) -> Check:
     """A sandbox result as a check; stderr's tail says why it failed."""
     detail = "; ".join(part for part in (result.detail, result.stderr.strip()[-300:]) if part)
-    return Check(name, str(result.status), "" if result.status is Status.PASSED else detail)
+    return Check(name, CheckStatus(result.status), "" if result.status is Status.PASSED else detail)
 
 
 async def syntax_check(code: str, lang: str, sandbox: Sandbox | None) -> Check:
@@ -79,17 +80,19 @@ async def syntax_check(code: str, lang: str, sandbox: Sandbox | None) -> Check:
         return python_syntax(code)
     job = compile_job(code, lang)
     if job is None:
-        return Check("syntax", "skipped", f"no syntax check for {lang}")
+        return Check("syntax", CheckStatus.SKIPPED, f"no syntax check for {lang}")
     if sandbox is None:
-        return Check("syntax", "error", "a sandbox is needed to compile C/C++")
+        return Check("syntax", CheckStatus.ERROR, "a sandbox is needed to compile C/C++")
     return result_check("syntax", await sandbox.arun(job))
 
 
-def verdict(checks: list[Check]) -> str:
-    statuses = {check.status for check in checks}
-    if statuses & {"failed", "timeout", "memory"}:
-        return "failed"
-    return "unverified" if "error" in statuses or not checks else "passed"
+def verdict(checks: list[Check]) -> VerificationStatus:
+    """Failed when a check failed; unverified when one could not run (or there was none); passed otherwise."""
+    if any(check.status.is_failure for check in checks):
+        return VerificationStatus.FAILED
+    if not checks or any(check.status is CheckStatus.ERROR for check in checks):
+        return VerificationStatus.UNVERIFIED
+    return VerificationStatus.PASSED
 
 
 async def verify_sample(
@@ -107,7 +110,7 @@ async def verify_sample(
     checks.append(await syntax_check(code, lang, sandbox))
     if test_job is not None:
         if sandbox is None:
-            checks.append(Check("tests", "error", "a sandbox is needed to run tests"))
+            checks.append(Check("tests", CheckStatus.ERROR, "a sandbox is needed to run tests"))
         else:
             checks.append(result_check("tests", await sandbox.arun(test_job)))
     return replace(sample, verification=Verification(verdict(checks), tuple(checks)))

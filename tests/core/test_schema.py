@@ -5,7 +5,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cursorcore.schema import FEATURES, Check, Sample, SampleError, Snapshot, Verification
+from cursorcore.schema import (
+    FEATURES,
+    Check,
+    CheckStatus,
+    Sample,
+    SampleError,
+    Snapshot,
+    Source,
+    Verification,
+    VerificationStatus,
+)
 from cursorcore.tokens import find_special_token
 from tests.strategies import code_texts
 
@@ -18,14 +28,14 @@ def full_samples(draw) -> Sample:
     loc = draw(st.one_of(st.none(), st.integers(0, len(current)), st.just((0, len(current)))))
     snapshot = st.builds(Snapshot, code_texts(), st.sampled_from(["python", "cpp"]))
     verification = Verification(
-        draw(st.sampled_from(["passed", "failed", "unverified"])),
+        draw(st.sampled_from(VerificationStatus)),
         tuple(
             draw(
                 st.lists(
                     st.builds(
                         Check,
                         st.sampled_from(["roundtrip:wf", "tests"]),
-                        st.sampled_from(["passed", "timeout"]),
+                        st.sampled_from(CheckStatus),
                         st.text(max_size=8),
                     ),
                     max_size=2,
@@ -40,7 +50,7 @@ def full_samples(draw) -> Sample:
         chat=draw(plain_text),
         next=draw(st.one_of(st.none(), snapshot)),
         loc=loc,
-        source=draw(st.sampled_from(["aiprogrammer", "commit", "oj", "self-oss-instruct", "aiev"])),
+        source=draw(st.sampled_from([*Source, "apeval"])),
         id=draw(st.text(alphabet="abc0123-", min_size=1, max_size=10)),
         verification=verification,
         messages=draw(
@@ -95,6 +105,10 @@ def test_cursorcore_json_rows_are_accepted():
             "user: expected a string, got int; chat: expected a string, got list",
         ),
         ({"current": {"code": "a"}, "verification": {"status": "ok"}}, "verification.status: 'ok'"),
+        (
+            {"current": {"code": "a"}, "verification": {"checks": [{"name": "tests", "status": "ok"}]}},
+            "verification.checks[0].status: 'ok' is not one of passed, failed, timeout, memory, error, skipped",
+        ),
         ({"current": {"code": "a"}, "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role: 'robot'"),
         ({}, "current: missing"),
     ],
@@ -104,3 +118,19 @@ def test_validation_names_the_row_and_the_bad_field(row, message):
         Sample.from_row(row, row_index=7)
     assert str(error.value).startswith("row 7: ")
     assert message.removeprefix("row 7: ") in str(error.value)
+
+
+def test_kinds_and_statuses_are_enums_and_rows_hold_their_plain_strings():
+    assert [kind.value for kind in Source] == ["aiprogrammer", "commit", "oj", "self-oss-instruct", "aiev"]
+    check = Check("tests", "timeout")
+    assert check.status is CheckStatus.TIMEOUT and check.status.is_failure
+    assert not any(status.is_failure for status in (CheckStatus.PASSED, CheckStatus.ERROR, CheckStatus.SKIPPED))
+    with pytest.raises(ValueError, match="'ok' is not a valid CheckStatus"):
+        Check("tests", "ok")
+    with pytest.raises(ValueError, match="'ok' is not a valid VerificationStatus"):
+        Verification("ok")
+    sample = Sample(current=Snapshot("x"), source=Source.AIEV, verification=Verification("failed", (check,)))
+    row = sample.to_row()
+    values = [row["source"], row["verification"]["status"], row["verification"]["checks"][0]["status"]]
+    assert values == ["aiev", "failed", "timeout"] and {type(value) for value in values} == {str}
+    assert Sample.from_row(row).verification.status is VerificationStatus.FAILED

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cursorcore.processing.llm.client import Choice
-from cursorcore.processing.sandbox import Limits, Status
+from cursorcore.processing.sandbox import Limits, Result, Status
 from cursorcore.processing.synthesis.aiev import AIEVConfig, AIEVInstruct
 from cursorcore.processing.synthesis.mutants import mutants
 from cursorcore.processing.synthesis.mutation import (
     MutationConfig,
+    driver_outcomes,
     mutation_check,
     mutation_plan,
     mutation_summary,
@@ -28,6 +29,7 @@ from cursorcore.processing.synthesis.mutation import (
 from cursorcore.processing.synthesis.results import Rejection
 from cursorcore.processing.synthesis.self_oss_instruct import SelfOSSInstruct, SelfOSSInstructConfig
 from cursorcore.processing.synthesis.soi_answers import Answer, parse_answer
+from cursorcore.schema import CheckStatus
 
 INSTRUCTION = "Write a Python function `sign(x)` that returns -1, 0 or 1 for a negative, zero or positive x."
 
@@ -292,6 +294,22 @@ def test_the_tests_run_unchanged_after_every_mutant():
 
 
 # ---------------------------------------------------------------- the driver in the real sandbox
+
+
+def test_driver_lines_become_check_statuses_and_anything_else_is_ignored():
+    lines = [
+        {"index": -1, "outcome": "passed"},
+        {"index": 0, "outcome": "failed"},
+        {"index": 0, "outcome": "passed"},  # only the first line of an index counts
+        {"index": 1, "outcome": ["timeout"]},  # not a string: a mutant printing lookalike output
+        {"index": 2, "outcome": "error"},  # not an outcome the driver reports
+        {"index": "3", "outcome": "timeout"},
+        {"index": 4, "outcome": "timeout"},
+    ]
+    stdout = "noise\n" + "\n".join(map(json.dumps, lines)) + "\n{broken"
+    outcomes = driver_outcomes(Result(Status.PASSED, stdout=stdout))
+    assert outcomes == {-1: CheckStatus.PASSED, 0: CheckStatus.FAILED, 4: CheckStatus.TIMEOUT}
+    assert all(type(outcome) is CheckStatus for outcome in outcomes.values())
 
 
 def test_a_mutant_that_loops_forever_times_out_and_the_others_still_run(local_sandbox):

@@ -2,9 +2,9 @@
 
 import asyncio
 
-from cursorcore.processing.sandbox import Job, Limits
+from cursorcore.processing.sandbox import Job, Limits, Status
 from cursorcore.processing.synthesis.verify import roundtrip_checks, verdict, verify_sample
-from cursorcore.schema import Check, Sample, Snapshot
+from cursorcore.schema import Check, CheckStatus, Sample, Snapshot
 
 GOOD = Sample(
     history=[Snapshot("def add(a, b):\n    pass\n")],
@@ -73,3 +73,9 @@ def test_synthesis_results_survive_json():
 
     result = SynthesisResult([GOOD], [Rejection("verification_tests", "wrong sum", GOOD), Rejection("too_short")])
     assert SynthesisResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_every_sandbox_status_is_a_check_status_of_the_same_name():
+    """A test run's result becomes a check by value (`result_check`): a sandbox status the schema lacks would fail
+    every sample it reaches."""
+    assert {status.value for status in Status} == {status.value for status in CheckStatus} - {"skipped"}
