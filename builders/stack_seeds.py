@@ -131,6 +131,8 @@ def _readers(config: Config) -> list[PipelineStep]:
                 default_metadata={"source": "the-stack"},
             )
         ]
+    if not config.local_paths:
+        raise ValueError("stack-seeds reads nothing: set local_paths (files or folders) or hub_dataset")
     return [LocalPythonReader(path) for path in config.local_paths]
 
 

@@ -168,6 +168,8 @@ def test_a_file_path_reads_that_file_only_with_datatrove_reader_options(tmp_path
 def test_a_folder_without_python_files_is_an_error_not_an_empty_dataset(tmp_path):
     with pytest.raises(RuntimeError, match="No files found"):
         list(LocalPythonReader(tmp_path)())
+    with pytest.raises(ValueError, match="set local_paths"):
+        build(Config(local_paths=[]), hub=tmp_path / "hub")
 
 
 @pytest.fixture
