@@ -33,6 +33,8 @@ class BuildReport:
     timings: dict[str, float] = field(default_factory=dict)
     version: str = ""
     rows_per_task: dict[str, list[int]] = field(default_factory=dict)  # what each task of a stage read
+    # where every input row went, per kind and stage (builders/accounting.py), for builders that account for it
+    accounting: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def table(self) -> "Table":
         """What the build wrote and what each stage kept and dropped, and why, in words."""

@@ -180,7 +180,11 @@ def write_card(
             {"config": c, "split": s, "rows": n} for c, splits in sorted(layout.items()) for s, n in splits.items()
         ],
         sources=info.sources,
-        funnel=[(readable_stage(stage), readable_counters(counters)) for stage, counters in report.stats.items()],
+        funnel=[
+            (readable_stage(stage), readable_counters(counters))
+            for stage, counters in report.stats.items()
+            if "TALLY:" not in stage  # per-kind tallies: the accounting table shows what they count
+        ],
         mutation=mutation_table(report.folder),
         examples=_examples(report.folder),
         shapes=_shapes(report.folder, info.shapes_config if info.shapes_config in layout else None),

@@ -20,7 +20,7 @@ def task_llm(
 ) -> LLMConfig:
     """The LLM config each of a stage's `tasks` runs with: its share of `total` requests in flight (a server shared
     by the tasks, `backend: endpoint`; a server spawned per task keeps the whole budget) and a per-task cache in the
-    build's work folder unless `cache_path` names one."""
+    folder `work` (programming-instruct: the dataset's, shared by its builds) unless `cache_path` names one."""
     cache = llm.cache_path or str(work / "llm-cache" / "{rank:05d}.sqlite")
     if "{rank" not in cache and executor.kind != "local":
         raise ValueError(

@@ -24,20 +24,22 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig
-from datatrove.pipeline.readers import JsonlReader, ParquetReader
+from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
 from cursorcore.builders import BuildReport, get_builder
+from cursorcore.builders.accounting import accounting, accounting_markdown, instrumented
 from cursorcore.builders.card import CardInfo, SourceInfo
 from cursorcore.builders.config_yaml import read_config_yaml
 from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig
 from cursorcore.builders.failure_gate import check_failure_share
 from cursorcore.builders.figure import Overview
-from cursorcore.builders.hub import dataset_folder
+from cursorcore.builders.hub import dataset_folder, hub_root
 from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.minhash import minhash_stages
 from cursorcore.builders.release import release
-from cursorcore.builders.runner import Stage, build_workdir, run_to_hub
+from cursorcore.builders.runner import JsonlFolders, Stage, build_workdir, config_hash, run_to_hub
+from cursorcore.builders.spending import limited, stops_on_budget
 from cursorcore.builders.versions import versions
 from cursorcore.processing.assembly import (
     SampleDecontamination,
@@ -177,7 +179,7 @@ DEMONSTRATION = """\
 
 def card_for(report: BuildReport, model: str) -> CardInfo:
     """The card of one build: which model wrote the text (a build by the embedded 135M model is marked as a
-    demonstration), and why `rejected` has fewer rows than rejections."""
+    demonstration), where every input went, and why `rejected` has fewer rows than rejections."""
     rejections = sum(
         count
         for stage, counters in report.stats.items()
@@ -195,7 +197,7 @@ def card_for(report: BuildReport, model: str) -> CardInfo:
     )
     return replace(
         CARD,
-        details=CARD.details + written_by + rejected,
+        details=CARD.details + written_by + rejected + accounting_markdown(report.accounting),
         notice=DEMONSTRATION.format(model=f"`{model}`") if EMBEDDED_MODEL in model else "",
     )
 
@@ -342,23 +344,57 @@ def kind_config(kind: str, config: Config, tasks_at_once: int = 1) -> Any:
         raise ValueError(f"synthesis of {kind!r}: {error}") from None
 
 
+# settings only synthesis reads: the assembly's work folder is keyed by the synthesis keys instead
+SYNTHESIS_ONLY = frozenset(
+    {"inputs_per_kind", "max_input_chars", "input_configs", "seed_paths", "llm", "synthesis", "sandbox"}
+    | {"sandbox_options", "synthesis_tasks", "max_failure_share"}
+)
+
+
+def synthesis_key(kind: str, config: Config, source: str) -> dict[str, Any]:
+    """What one kind's synthesis depends on: its input (dataset version), how much of it, its settings, the
+    sandbox and what decides the model's answers. Its work folder is keyed by this alone, so a change elsewhere
+    (the test fraction, the benchmarks, a budget) reuses it instead of paying for it again."""
+    return {
+        "kind": kind,
+        "source": source,
+        "inputs": [config.inputs(kind), config.max_input_chars, config.synthesis_tasks],
+        "settings": config.synthesis.get(kind, {}),
+        "seed": config.seed,
+        "sandbox": [config.sandbox, config.sandbox_options],
+        "llm": LLMConfig.from_dict(config.llm).answer_settings(),
+    }
+
+
+def synthesis_folder(kind: str, config: Config, source: str, hub: str | Path | None = None) -> Path:
+    """Work folder of one kind's synthesis (`output`, `checkpoints`, `logs`), shared by every build with its key."""
+    key = config_hash(synthesis_key(kind, config, source))
+    return hub_root(hub) / ".work" / REPO_ID / "synthesis" / f"{kind}-{key}"
+
+
 def synthesis_stage(
-    kind: str, config: Config, data: Path, llm: LLMConfig, work: Path, tasks_at_once: int = 1
+    kind: str, config: Config, data: Path, llm: LLMConfig, folder: Path, tasks_at_once: int = 1
 ) -> Stage:
     spec = KINDS[kind]
     step_config = kind_config(kind, config, tasks_at_once)
-    step = spec.step(step_config, llm, work / "synthesis" / kind, work / "checkpoints" / kind)
+    step = spec.step(step_config, llm, folder / "output", folder / "checkpoints")
     reader = ParquetReader(str(data), adapter=input_adapter, default_metadata={"kind": Source(kind)})
     selection = InputSelection(config.inputs(kind), config.max_input_chars)
     rows = sum(pq.read_metadata(shard).num_rows for shard in data.glob("*.parquet"))
     limit = config.inputs(kind)
     expected = rows if limit < 0 else min(rows, limit * config.synthesis_tasks)
     return Stage(
-        f"synthesis-{kind}", [reader, selection, step], config.synthesis_tasks, count_after=2, expected=expected
+        f"synthesis-{kind}",
+        [reader, selection, step],
+        config.synthesis_tasks,
+        count_after=2,
+        expected=expected,
+        logging_dir=folder / "logs",
     )
 
 
-def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
+def assembly_stages(config: Config, work: Path, staging: Path, synthesis: list[Path] | None = None) -> list[Stage]:
+    """`synthesis`: each kind's output folder (default: `work/synthesis/<kind>`)."""
     rejected = ParquetWriter(
         str(staging / "data"),
         output_filename=OUTPUT,
@@ -369,7 +405,7 @@ def assembly_stages(config: Config, work: Path, staging: Path) -> list[Stage]:
     expand = Stage(
         "expand",
         [
-            JsonlReader(str(work / "synthesis"), recursive=True, glob_pattern="*/*.jsonl.gz"),
+            JsonlFolders(synthesis or [work / "synthesis" / kind for kind in config.kinds]),
             SynthesisExpander(rejected_writer=rejected),
             SanitizeFilter(),  # Self-OSS-Instruct samples: SelfCodeAlign's sanitize step, before release
             SampleDecontamination(config.benchmarks, config.benchmark_paths, config.benchmark_source),
@@ -394,15 +430,23 @@ def build(
         )
     inputs = {KINDS[k].input_dataset: None for k in config.kinds}
     folders = {name: ensure_input(name, config, hub, workers) for name in inputs}
-    settings = asdict(config)
+    sources = {name: _revision(folder.parent.parent) for name, folder in folders.items()}
+    synthesis = {k: synthesis_folder(k, config, sources[KINDS[k].input_dataset], hub) for k in config.kinds}
+    # the assembly's own settings and the synthesis it reads
+    keys = {k: folder.name for k, folder in synthesis.items()}
+    settings = {k: v for k, v in asdict(config).items() if k not in SYNTHESIS_ONLY} | {"synthesis": keys}
     work = build_workdir(REPO_ID, settings, hub)
-    with serving(config.llm) as llm:
-        per_task = task_llm(llm, total.max_concurrency, config.executor, config.synthesis_tasks, workers, work)
+    with serving(config.llm) as llm, stops_on_budget(total, work):
+        shared = hub_root(hub) / ".work" / REPO_ID  # the request cache serves every build of this dataset
+        per_task = task_llm(llm, total.max_concurrency, config.executor, config.synthesis_tasks, workers, shared)
+        per_task = limited(per_task, total, work)
         at_once = config.executor.running_tasks(config.synthesis_tasks, workers)
         stages = [
-            synthesis_stage(k, config, folders[KINDS[k].input_dataset], per_task, work, at_once) for k in config.kinds
+            synthesis_stage(k, config, folders[KINDS[k].input_dataset], per_task, synthesis[k], at_once)
+            for k in config.kinds
         ]
-        stages += assembly_stages(config, work, work / "dataset")
+        outputs = {k: synthesis[k] / "output" for k in config.kinds}
+        stages += instrumented(assembly_stages(config, work, work / "dataset", list(outputs.values())), outputs)
         report = run_to_hub(
             stages,
             repo_id=REPO_ID,
@@ -415,6 +459,6 @@ def build(
             executor=config.executor,
         )
         model = llm.model or llm.endpoint_name or llm.endpoint_url or "the configured model"
+    report = replace(report, accounting=accounting(report.stats, config.kinds))
     check_failure_share(report.stats, config.max_failure_share)
-    sources = {name: _revision(folder.parent.parent) for name, folder in folders.items()}
     return release(report, card_for(report, model), config, hub, version, sources=sources)

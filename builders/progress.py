@@ -138,7 +138,9 @@ def _clock(seconds: float) -> str:
 
 # ---------------------------------------------------------------- the summary in words
 
-_HIDDEN_COUNTERS = ("doc_len", "XXXXX")  # character totals and per-file writer counts say nothing about the build
+# character totals and per-file writer counts say nothing about the build; `kind|unit|outcome` counters are the
+# accounting's, shown in its own table (builders/accounting.py)
+_HIDDEN_COUNTERS = ("doc_len", "XXXXX", "|")
 _RENAMED = {"total": "in", "forwarded": "kept"}
 
 

@@ -50,6 +50,7 @@ def release(
         "timings_seconds": report.timings,
         "stats": report.stats,
         "rows_per_task": report.rows_per_task,
+        **({"accounting": report.accounting} if report.accounting else {}),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     try:

@@ -9,7 +9,7 @@ uninterrupted run, wherever either ran.
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +61,17 @@ class Stage:
     """One datatrove job of a multi-stage build (MinHash needs four); the last stage's output goes to the hub.
 
     Progress counts the documents that leave step `count_after` (the reader, or the reader and an input selection);
-    `expected`, when the stage knows it, is how many documents that will be, for an estimate of the time left."""
+    `expected`, when the stage knows it, is how many documents that will be, for an estimate of the time left.
+    `logging_dir` (datatrove's logs, stats and completion markers) defaults to the build's work folder; a stage
+    whose work is keyed by fewer settings than the build (synthesis) keeps its own, so builds that share those
+    settings find its tasks complete and skip them."""
 
     name: str
     steps: Sequence[PipelineStep]
     tasks: int = 1
     count_after: int = 1
     expected: int | None = None
+    logging_dir: Path | None = None
 
 
 def run_to_hub(
@@ -104,8 +108,9 @@ def run_to_hub(
         schema=schema,
         max_file_size=-1,
     )
-    logs = [workdir / "logs" / f"{config_name}-{stage.name}" for stage in stages]
-    if not (logs[0] / "completions").is_dir():  # a fresh build: shards of an earlier build must not linger
+    logs = [stage.logging_dir or workdir / "logs" / f"{config_name}-{stage.name}" for stage in stages]
+    own = [folder for stage, folder in zip(stages, logs, strict=True) if stage.logging_dir is None]
+    if not own or not (own[0] / "completions").is_dir():  # a fresh build: earlier shards must not linger
         for stale in output.rglob("*.parquet"):
             stale.unlink()
     pipelines = []
@@ -286,3 +291,33 @@ class RankFileReader(JsonlReader):
         own = f"{rank:05d}.jsonl.gz"
         if self.data_folder.exists(own):
             yield from self.read_files_shard([own])
+
+
+class JsonlFolders(PipelineStep):
+    """Reads several folders of JSONL files as one input, each rank its share of every folder: stages whose inputs
+    live in folders of their own (each kind's synthesis, keyed by its own settings)."""
+
+    type = "📖 - READER"
+    name = "JSONL folders"
+
+    def __init__(self, folders: Sequence[str | Path], glob_pattern: str = "*.jsonl.gz"):
+        super().__init__()
+        self.folders = [str(folder) for folder in folders]
+        self.glob_pattern = glob_pattern
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if data:
+            yield from data
+        for _, document in self.read(rank, world_size):
+            yield document
+
+    def read(self, rank: int, world_size: int) -> Iterator[tuple[str, Document]]:
+        """This rank's documents, each with the folder it came from."""
+        for folder in self.folders:
+            if not Path(folder).is_dir():  # a kind that wrote nothing
+                continue
+            reader = JsonlReader(folder, glob_pattern=self.glob_pattern)
+            shard = reader.data_folder.get_shard(rank, world_size, glob_pattern=self.glob_pattern)
+            for document in reader.read_files_shard(shard):
+                self.stat_update("documents")
+                yield folder, document

@@ -15,7 +15,6 @@ import pytest
 
 from cursorcore.builders import programming_instruct as pi
 from cursorcore.builders.executors import BuildSubmitted, ExecutorConfig, SubmittedJobs
-from cursorcore.builders.runner import build_workdir
 
 # Two kinds with their two input datasets (stack-seeds from the embedded seed files, oj-trajectories' sample), with
 # answers cut short: what is compared is where the build ran, not what the model wrote (rejected rows count too)
@@ -113,9 +112,9 @@ def test_a_slurm_job_cancelled_mid_synthesis_resumes_without_asking_again(
     detached = dataclasses.replace(config, executor=dataclasses.replace(slurm_executor, detach=True))
     with pytest.raises(BuildSubmitted):
         pi.build(detached, hub=tmp_path)
-    work = build_workdir(pi.REPO_ID, config, tmp_path)
-    jobs = SubmittedJobs(work / "logs" / "slurm-jobs.json").read()
-    synthesis = work / "logs" / "default-synthesis-aiprogrammer"
+    (jobs_file,) = (tmp_path / ".work" / pi.REPO_ID).glob("*/logs/slurm-jobs.json")  # the assembly's work folder
+    jobs = SubmittedJobs(jobs_file).read()
+    (synthesis,) = (tmp_path / ".work" / pi.REPO_ID / "synthesis").glob("aiprogrammer-*/logs")  # its own folder
     deadline = time.monotonic() + 600
     while not _answered(cache) or not any(synthesis.glob("progress/0*")):  # answers stored, aiprogrammer started
         assert time.monotonic() < deadline, "synthesis did not start within 10 minutes"
@@ -131,4 +130,4 @@ def test_a_slurm_job_cancelled_mid_synthesis_resumes_without_asking_again(
     assert all_rows(report) == expected
     after = _answered(cache)
     assert {key: after[key] for key in before} == before  # no answered request was sent (and stored) again
-    assert SubmittedJobs(work / "logs" / "slurm-jobs.json").read()["synthesis-aiprogrammer"] != job  # resubmitted
+    assert SubmittedJobs(jobs_file).read()["synthesis-aiprogrammer"] != job  # resubmitted
