@@ -2,9 +2,8 @@
 
 Both start from a seed function (a row of `cursorcore/stack-seeds`), ask a model for code that carries its own
 tests, run the code with its tests in the sandbox and keep only what passes. This module holds the pieces they have
-in common: the prompt templates and few-shot examples, model answers as text (the parser that
-splits them into solution and tests is soi_answers.py), test jobs, sample building and verification, and the
-pipeline step.
+in common: chat prompts and few-shot examples, model answers as text (soi_answers.py splits them into solution and
+tests), test jobs, sample building and verification, and the pipeline step.
 """
 
 from __future__ import annotations
