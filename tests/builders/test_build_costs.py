@@ -44,6 +44,8 @@ def test_a_spent_budget_stops_the_build_and_a_higher_one_resumes_it_paying_nothi
     assert counters["llm_cache_hits"] >= 3
     # every request was paid once: the ledger counts as many as the cache holds answers, those of both runs
     assert Budget(ledger).spent().requests == cached_answers(tmp_path) == 3 + counters["llm_calls"]
+    # and the resumed synthesis lost no input row on the way
+    assert all(stage["unaccounted"] == 0 for stage in report.accounting["oj"].values()), report.accounting
 
 
 def test_an_assembly_only_change_reuses_synthesis(llm_server, tmp_path):
