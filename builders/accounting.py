@@ -64,16 +64,16 @@ class SynthesisResults(JsonlFolders):
                 reasons = [rejection.reason for rejection in synthesis.rejections]
                 samples = len(synthesis.samples)
             for reason in reasons:
-                self.stat_update(SEP.join([kind, "candidate", *outcome(reason)]))
+                self.stat_update(SEP.join([kind, "candidate", *_outcome(reason)]))
             if samples:
                 self.stat_update(SEP.join([kind, "candidate", "kept"]), value=samples)
                 row = "kept"
             elif row is None and reasons:
                 row = reasons[0]
-        self.stat_update(SEP.join([kind, "row", *(["kept"] if row == "kept" else outcome(row or "no_result"))]))
+        self.stat_update(SEP.join([kind, "row", *(["kept"] if row == "kept" else _outcome(row or "no_result"))]))
 
 
-def outcome(reason: str) -> list[str]:
+def _outcome(reason: str) -> list[str]:
     return ["failed" if reason in FAILED else "rejected", reason]
 
 
@@ -143,8 +143,7 @@ def accounting(stats: Mapping[str, Mapping[str, int]], kinds: list[str]) -> dict
         render = {"read": candidates["kept"], "kept": candidates["kept"], "rejected": Counter(), "failed": Counter()}
         _through(render, tallies["render"], kind)
         render["kept"] = split.get(f"train_{kind}", 0) + split.get(f"test_{kind}", 0)
-        stages = zip(STAGES, (rows, candidates, render), strict=True)
-        ledgers[kind] = {stage: _finished(ledger) for stage, ledger in stages}
+        ledgers[kind] = dict(zip(STAGES, map(_finished, (rows, candidates, render)), strict=True))
     return ledgers
 
 
@@ -180,8 +179,13 @@ def _finished(ledger: Ledger) -> Ledger:
     rejected = {reason: n for reason, n in sorted(ledger["rejected"].items()) if n}
     failed = {reason: n for reason, n in sorted(ledger["failed"].items()) if n}
     done = ledger["kept"] + sum(rejected.values()) + sum(failed.values())
-    return {"read": ledger["read"], "kept": ledger["kept"], "rejected": rejected, "failed": failed} | {
-        "unaccounted": ledger["read"] - done
+    unaccounted = ledger["read"] - done
+    return {
+        "read": ledger["read"],
+        "kept": ledger["kept"],
+        "rejected": rejected,
+        "failed": failed,
+        "unaccounted": unaccounted,
     }
 
 
