@@ -339,9 +339,31 @@ def kind_config(kind: str, config: Config, tasks_at_once: int = 1) -> Any:
     fields.setdefault("seed", config.seed)
     try:
         options.update(sandbox_options(provider, options).task_share(tasks_at_once))
-        return KINDS[kind].config(sandbox=provider, sandbox_options=options, **fields)
+        made = KINDS[kind].config(sandbox=provider, sandbox_options=options, **fields)
     except (TypeError, ValueError) as error:
         raise ValueError(f"synthesis of {kind!r}: {error}") from None
+    second = getattr(made, "questioner", None)
+    if second is not None and (second.max_requests, second.max_output_tokens, second.budget_path) != (None,) * 3:
+        raise ValueError(
+            f"synthesis of {kind!r}: the questioner spends from the build's LLM budget; set max_requests and "
+            "max_output_tokens in the `llm:` section, which covers every model the build calls"
+        )
+    return made
+
+
+def second_model(model: LLMConfig, build: LLMConfig, role: str) -> LLMConfig:
+    """A kind's second model (AIEV's questioner) as a build runs it: spending from the build's budget and ledger,
+    with a request cache of its own beside the build's (`<role>-` before its file name) unless it names one."""
+    cache = model.cache_path
+    if cache is None and build.cache_path:
+        cache = str(Path(build.cache_path).with_name(f"{role}-{Path(build.cache_path).name}"))
+    return replace(
+        model,
+        cache_path=cache,
+        max_requests=build.max_requests,
+        max_output_tokens=build.max_output_tokens,
+        budget_path=build.budget_path,
+    )
 
 
 # settings only synthesis reads: the assembly's work folder is keyed by the synthesis keys instead
@@ -377,6 +399,8 @@ def synthesis_stage(
 ) -> Stage:
     spec = KINDS[kind]
     step_config = kind_config(kind, config, tasks_at_once)
+    if getattr(step_config, "questioner", None) is not None:
+        step_config = replace(step_config, questioner=second_model(step_config.questioner, llm, "questioner"))
     step = spec.step(step_config, llm, folder / "output", folder / "checkpoints")
     reader = ParquetReader(str(data), adapter=input_adapter, default_metadata={"kind": Source(kind)})
     selection = InputSelection(config.inputs(kind), config.max_input_chars)

@@ -1,6 +1,7 @@
 """What a build pays for, with the session's SmolLM2 server: a budget stops it cleanly and a higher one resumes it
 without paying twice; an assembly-only change reuses every synthesis stage."""
 
+import asyncio
 import dataclasses
 import sqlite3
 from pathlib import Path
@@ -9,9 +10,10 @@ import pytest
 
 from cursorcore.builders import programming_instruct as pi
 from cursorcore.builders.hub import dataset_folder
-from cursorcore.builders.spending import LEDGER, OverBudget
+from cursorcore.builders.spending import LEDGER, OverBudget, limited
 from cursorcore.builders.versions import versions
-from cursorcore.processing.llm.budget import Budget
+from cursorcore.processing.llm import LLMClient, LLMConfig
+from cursorcore.processing.llm.budget import Budget, BudgetExhausted
 
 WORK = Path(".work") / pi.REPO_ID
 
@@ -66,3 +68,34 @@ def test_an_assembly_only_change_reuses_synthesis(llm_server, tmp_path):
     assert {name: n for name, n in second.rows.items() if not name.startswith("rejected/")} == {
         name.replace("/train", "/test"): n for name, n in kept.items()
     }
+
+
+def test_the_questioner_spends_from_the_builds_budget_with_a_cache_of_its_own(llm_server, tmp_path):
+    build = limited(
+        llm_server.endpoint_config(cache_path=str(tmp_path / "llm-cache" / "{rank:05d}.sqlite")),
+        LLMConfig(max_requests=2),
+        tmp_path,
+    )
+    questioner = pi.second_model(llm_server.endpoint_config(), build, "questioner")
+    assert questioner.cache_path == str(tmp_path / "llm-cache" / "questioner-{rank:05d}.sqlite")
+
+    async def ask(config: LLMConfig, letter: str) -> None:
+        async with LLMClient.from_config(config, llm_server.base_url, llm_server.served_model) as client:
+            await client.chat([{"role": "user", "content": f"A fruit starting with {letter}?"}], max_tokens=4)
+
+    asyncio.run(ask(build, "A"))
+    asyncio.run(ask(questioner, "B"))
+    with pytest.raises(BudgetExhausted, match=r"llm\.max_requests = 2"):  # the build's budget covers both models
+        asyncio.run(ask(questioner, "C"))
+    asyncio.run(ask(questioner, "B"))  # answered from the questioner's own cache: free
+    assert Budget(tmp_path / LEDGER).spent().requests == 2
+    assert sorted(path.name for path in (tmp_path / "llm-cache").iterdir() if path.suffix == ".sqlite") == [
+        "00000.sqlite",
+        "questioner-00000.sqlite",
+    ]
+
+
+def test_a_questioner_with_a_budget_of_its_own_is_refused_when_the_config_loads():
+    questioner = {"backend": "endpoint", "endpoint_url": "http://127.0.0.1:9", "max_requests": 10}
+    with pytest.raises(ValueError, match=r"synthesis of 'aiev': the questioner spends from the build's LLM budget"):
+        pi.Config(kinds=["aiev"], synthesis={"aiev": {**pi.DEFAULT_SYNTHESIS["aiev"], "questioner": questioner}})
