@@ -29,8 +29,8 @@ from datatrove.pipeline.dedup.minhash import (
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.utils.hashing import HashConfig
 
-from cursorcore.builders.runner import build_workdir, read_stats
-from cursorcore.builders.stack_seeds import REPO_ID, Config, build
+from cursorcore.builders.runner import read_stats
+from cursorcore.builders.stack_seeds import Config, build, work_folder
 
 DATATROVE_EXAMPLE = MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=14, hashes_per_bucket=8)
 
@@ -80,7 +80,7 @@ def main() -> int:
         counters = {name.split(": ", 1)[-1]: c for name, c in report.stats.items()}
         files = counters["local .py files"]["files"]
         functions = counters["docstring functions"]["functions"]
-        work = build_workdir(REPO_ID, config, hub)
+        work = work_folder(config, hub)
         seconds = step_seconds(work / "logs" / "default-extract")
         share = sum(seconds.values()) or 1.0
         steps = "\n".join(f"| {name} | {s:.1f} | {100 * s / share:.0f}% |" for name, s in seconds.items())

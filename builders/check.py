@@ -45,7 +45,9 @@ def check(dataset: str, config: Any, workers: int | None = None) -> Plan:
     for name, path in (getattr(config, "input_configs", None) or {}).items():
         plan.inputs.append(check(name, get_builder(name).Config.from_yaml(path), workers))
     if getattr(config, "llm", None) and getattr(config, "judge", True):
-        plan.add(f"model: {_backend(LLMConfig.from_dict(config.llm))}")
+        llm = LLMConfig.from_dict(config.llm)
+        plan.add(f"model: {_backend(llm)}")
+        plan.add(f"  budget: {_budget(llm)}")
     tasks = getattr(config, "synthesis_tasks", None) or getattr(config, "tasks", 1)
     with tempfile.TemporaryDirectory() as logs:
         make_executor(config.executor, [], tasks=tasks, logging_dir=Path(logs), job_name="check", workers=workers)
@@ -66,6 +68,12 @@ def _backend(llm: LLMConfig) -> str:
     )
 
 
+def _budget(llm: LLMConfig) -> str:
+    limits = {"max_requests": llm.max_requests, "max_output_tokens": llm.max_output_tokens}
+    set_ = [f"{name} = {value}" for name, value in limits.items() if value is not None]
+    return ", ".join(set_) + " for the whole build" if set_ else "none set (llm.max_requests, llm.max_output_tokens)"
+
+
 def _synthesis_plan(builder: Any, config: Any, at_once: int, plan: Plan) -> None:
     for kind in config.kinds:
         kind_config = builder.kind_config(kind, config, at_once)
@@ -81,7 +89,7 @@ def _synthesis_plan(builder: Any, config: Any, at_once: int, plan: Plan) -> None
         plan.add(f"  sandbox {kind_config.sandbox} per task: {shown}{_sandbox_note(kind_config.sandbox, options)}")
         questioner = getattr(kind_config, "questioner", None)
         if questioner is not None:
-            plan.add(f"  questioner: {_backend(questioner)}")
+            plan.add(f"  questioner: {_backend(questioner)}; spends from the build's budget")
     plan.add("assembly: expand, buckets, cluster, render")
 
 

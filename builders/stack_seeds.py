@@ -27,6 +27,7 @@ from cursorcore.builders.llm_budget import task_llm
 from cursorcore.builders.minhash import minhash_stages
 from cursorcore.builders.release import release
 from cursorcore.builders.runner import Stage, build_workdir, run_to_hub
+from cursorcore.builders.spending import limited, stops_on_budget
 from cursorcore.processing.exact_dedup import ExactDedup
 from cursorcore.processing.llm import LLMConfig
 from cursorcore.processing.sources.docstring_judge import JudgeConfig, JudgeVerdictFilter, judge_step
@@ -136,10 +137,17 @@ def _readers(config: Config) -> list[PipelineStep]:
     return [LocalPythonReader(path) for path in config.local_paths]
 
 
+def work_folder(config: Config, hub: str | Path | None = None) -> Path:
+    """The build's scratch space, keyed without the LLM budget: a rerun with a higher one finds the same ledger,
+    finished tasks and request cache."""
+    return build_workdir(REPO_ID, asdict(config) | {"llm": LLMConfig.from_dict(config.llm).answer_settings()}, hub)
+
+
 def build(
     config: Config, hub: str | Path | None = None, workers: int | None = None, version: str | None = None
 ) -> BuildReport:
-    work = build_workdir(REPO_ID, config, hub)
+    total = LLMConfig.from_dict(config.llm)
+    work = work_folder(config, hub)
     readers = _readers(config)
     filtered = [
         *readers,
@@ -152,8 +160,8 @@ def build(
     # what MinHash deduplicates: the filtered seeds, or those the judge said Yes to
     if config.judge:
         judge = JudgeConfig(votes=config.judge_votes, temperature=config.judge_temperature)
-        total = LLMConfig.from_dict(config.llm)
-        llm = task_llm(total, total.max_concurrency, config.executor, config.tasks, workers, work)
+        per_task = task_llm(total, total.max_concurrency, config.executor, config.tasks, workers, work)
+        llm = limited(per_task, total, work)
         stages = [
             Stage(
                 "extract",
@@ -171,13 +179,14 @@ def build(
     else:
         stages, deduplicated = [], Stage("extract", filtered, config.tasks, count_after=len(readers))
     stages += minhash_stages(deduplicated, work, config.minhash)
-    report = run_to_hub(
-        stages,
-        repo_id=REPO_ID,
-        adapter=_row,
-        config=asdict(config),
-        hub=hub,
-        workers=workers,
-        executor=config.executor,
-    )
+    with stops_on_budget(total, work):
+        report = run_to_hub(
+            stages,
+            repo_id=REPO_ID,
+            adapter=_row,
+            config=asdict(config),
+            hub=hub,
+            workers=workers,
+            executor=config.executor,
+        )
     return release(report, CARD, config, hub, version)

@@ -1,5 +1,6 @@
 """`cursorcore build DATASET --config F --check`: every shipped config constructs, and a wrong option is named."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,19 @@ def test_the_check_refuses_more_tasks_than_the_plan_has_sandboxes(tmp_path, caps
     config.write_text("sandbox: e2b\nsynthesis_tasks: 32\nexecutor: {kind: local, workers: 32}\n")
     assert main(["build", "programming-instruct", "--config", str(config), "--check"]) == 1
     assert "32 tasks at once cannot share max_concurrent=20" in capsys.readouterr().err
+
+
+def test_the_plan_shows_the_builds_llm_budget(tmp_path, capsys):
+    full = (CONFIGS / "programming-instruct-full.yaml").read_text()
+    assert "budget: none set" in _plan(full, tmp_path, capsys)
+    budgeted = full.replace("  # max_requests: 2000000\n", "  max_requests: 2000000\n")
+    assert "budget: max_requests = 2000000 for the whole build" in _plan(budgeted, tmp_path, capsys)
+
+
+def _plan(yaml_text: str, tmp_path: Path, capsys) -> str:
+    for shipped in CONFIGS.glob("*.yaml"):  # the input configs it names, by relative path
+        shutil.copy(shipped, tmp_path)
+    config = tmp_path / "pi.yaml"
+    config.write_text(yaml_text)
+    assert main(["build", "programming-instruct", "--config", str(config), "--check"]) == 0
+    return capsys.readouterr().out

@@ -4,12 +4,16 @@ import asyncio
 import gzip
 import json
 import random
+from pathlib import Path
 
 import pytest
 from datatrove.data import Document
 
-from cursorcore.builders.runner import build_workdir
-from cursorcore.builders.stack_seeds import REPO_ID, Config, build
+from cursorcore.builders.hub import dataset_folder
+from cursorcore.builders.spending import LEDGER, OverBudget
+from cursorcore.builders.stack_seeds import REPO_ID, Config, build, work_folder
+from cursorcore.builders.versions import versions
+from cursorcore.processing.llm.budget import Budget
 from cursorcore.processing.llm.client import Choice, Generation
 from cursorcore.processing.sources.docstring_judge import (
     SHOTS,
@@ -118,12 +122,16 @@ def test_the_completion_request_works_on_a_real_server(llm_server):
     assert result["votes"] == [verdict(answer)] and result["keep"] is verdict(answer)
 
 
+def two_seeds(folder: Path) -> Path:
+    """A source folder with two seed functions: two judge requests."""
+    folder.mkdir()
+    double = 'def double(x: int) -> int:\n    """Twice x."""\n    return 2 * x\n'
+    (folder / "geometry.py").write_text(f"{SEED}\n\n{double}")
+    return folder
+
+
 def test_judged_build_records_every_verdict(llm_server, tmp_path, benchmark_paths):
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "geometry.py").write_text(
-        SEED + '\n\ndef double(x: int) -> int:\n    """Twice x."""\n    return 2 * x\n'
-    )
+    source = two_seeds(tmp_path / "src")
     llm = llm_server.endpoint_config(cache_path=str(tmp_path / "cache.sqlite")).to_dict()
     config = Config(
         local_paths=[str(source)], benchmark_paths=benchmark_paths, typecheck=False, judge=True, llm=llm, tasks=1
@@ -131,7 +139,7 @@ def test_judged_build_records_every_verdict(llm_server, tmp_path, benchmark_path
     report = build(config, hub=tmp_path / "hub")
     verdicts = report.stats["verdict/FILTER: docstring judge"]
     assert verdicts["total"] == 2 and verdicts.get("forwarded", 0) + verdicts.get("dropped_judge_no", 0) == 2
-    judged = build_workdir(REPO_ID, config, tmp_path / "hub") / "judged"
+    judged = work_folder(config, tmp_path / "hub") / "judged"
     rows = [json.loads(line) for path in judged.glob("*.jsonl*") for line in _lines(path)]
     assert all(len(row["metadata"]["rollout_results"][0]["votes"]) == 1 for row in rows)
     assert report.rows["train"] == verdicts.get("forwarded", 0)
@@ -141,3 +149,18 @@ def _lines(path):
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as handle:
         return [line for line in handle if line.strip()]
+
+
+def test_a_judged_build_stops_at_its_budget_and_resumes_without_asking_twice(llm_server, tmp_path, benchmark_paths):
+    source = two_seeds(tmp_path / "src")
+    llm = llm_server.endpoint_config(cache_path=str(tmp_path / "cache.sqlite")).to_dict()
+    settings = dict(local_paths=[str(source)], benchmark_paths=benchmark_paths, typecheck=False, judge=True, tasks=1)
+    hub = tmp_path / "hub"
+    with pytest.raises(OverBudget, match=r"llm\.max_requests = 1 is used up"):
+        build(Config(**settings, llm={**llm, "max_requests": 1}), hub=hub)
+    assert not versions(dataset_folder(REPO_ID, hub))  # nothing released
+
+    report = build(Config(**settings, llm={**llm, "max_requests": 2}), hub=hub)
+    assert report.stats["verdict/FILTER: docstring judge"]["total"] == 2
+    ledger = Budget(work_folder(Config(**settings, llm=llm), hub) / LEDGER)
+    assert ledger.spent().requests == 2  # the first verdict came from the cache on the rerun
