@@ -24,15 +24,19 @@ from tests.processing.test_assembly import (
     write_synthesis,
 )
 
+# Every kind, on as few inputs as show it: the build that gates CI (the embedded default's is a slow test). The
+# Programming-Instruct kinds with short answers; Self-OSS-Instruct and AIEV on one seed with the embedded settings
 SHORT = {"max_attempts": 1, "instruction_max_tokens": 48, "judge_max_tokens": 48, "chat_max_tokens": 48}
-KINDS = ["oj", "aiprogrammer", "commit"]
+INPUTS = {"oj": 2, "aiprogrammer": 2, "commit": 1, "self-oss-instruct": 1, "aiev": 1}
+KINDS = list(INPUTS)
+SYNTHESIS = {kind: {**pi.DEFAULT_SYNTHESIS[kind], **SHORT} for kind in ("oj", "aiprogrammer", "commit")}
 
 
 def test_every_input_row_is_accounted_for_per_stage_and_kind(llm_server, tmp_path):
     config = pi.Config(
         kinds=KINDS,
-        inputs_per_kind={"oj": 2, "aiprogrammer": 2, "commit": 1},
-        synthesis={kind: {**pi.DEFAULT_SYNTHESIS[kind], **SHORT} for kind in KINDS},
+        inputs_per_kind=INPUTS,
+        synthesis={**pi.DEFAULT_SYNTHESIS, **SYNTHESIS},
         llm=dataclasses.asdict(llm_server.endpoint_config()),
     )
     report = pi.build(config, hub=tmp_path)
