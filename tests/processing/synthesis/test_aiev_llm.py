@@ -14,6 +14,7 @@ from tests.processing.synthesis.test_self_oss_instruct_llm import (
     STAGE_PROBLEMS,
     candidate_seeds,
     check_rejections,
+    none_completed,
     run_step,
     show,
 )
@@ -96,15 +97,19 @@ def test_aiev_yields_a_passing_dialogue_with_smollm2(llm_server, local_sandbox, 
     is rejected with a reason. The tests the sample shows are the questioner's, and they hold for the seed."""
     config = AIEVConfig(**DEFAULT_SYNTHESIS["aiev"], test_timeout=5.0, questioner=llm_server.endpoint_config())
     llm = llm_server.endpoint_config(max_concurrency=1)
-    results, stats, seeds = [], {}, candidate_seeds()[:AIEV_SEED_BUDGET]
+    results, stats, seeds, executions = [], {}, candidate_seeds()[:AIEV_SEED_BUDGET], 0
     for index, row in enumerate(seeds):
         step = aiev_step(config, llm, tmp_path / f"{index}/out", tmp_path / f"{index}/ckpt", sandbox=local_sandbox)
         found, stats = run_step(step, [row], tmp_path / str(index), Source.AIEV)
         results += found.values()
+        executions += stats.get("executions", 0)
         if results[-1].get("samples"):
             break
     show("AIEV-Instruct", results)
-    (sample,) = [Sample.from_row(row) for result in results for row in result.get("samples", [])]
+    samples = [Sample.from_row(row) for result in results for row in result.get("samples", [])]
+    if not samples:
+        none_completed("AIEV", results, executions, KNOWN_REASONS)
+    (sample,) = samples
     assert (sample.source, sample.current.code, sample.verification.status) == (Source.AIEV, "", "passed")
     checks = {check.name: check for check in sample.verification.checks}
     assert checks["tests"].status == "passed" and checks["execution-feedback"].status == "passed"
