@@ -54,6 +54,14 @@ def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
         low = hunks[index - 1].old_end if index else 0
         high = hunks[index + 1].old_start if index + 1 < len(hunks) else len(old)
         widened = _smallest_widening(hunks[index], old, low, high, shape.finds)
+        if widened is not None and index and not shape.finds(widened):
+            # the matcher misplaces it: one block with the previous one, aligned afresh, may be placed right
+            together = _realigned(merge_close(hunks[index - 1 : index + 1], len(old))[0], old, new)
+            bottom = hunks[index - 2].old_end if index > 1 else 0
+            joined = _smallest_widening(together, old, bottom, high, shape.finds)
+            if joined is not None and shape.finds(joined):
+                hunks[index - 1 : index + 1] = [joined]
+                continue
         if widened is not None:
             hunks[index] = widened
             index += 1
@@ -63,6 +71,16 @@ def unique_hunks(old: list[str], new: list[str]) -> list[Hunk]:
             hunks[index - 1 : index + 1] = merge_close(hunks[index - 1 : index + 1], len(old))
             index -= 1
     return hunks
+
+
+def _realigned(hunk: Hunk, old: list[str], new: list[str]) -> Hunk:
+    """`hunk` without the lines it leaves unchanged at either end (a widened or merged hunk carries context)."""
+    start, end, new_start, new_end = hunk.old_start, hunk.old_end, hunk.new_start, hunk.new_end
+    while start < end and new_start < new_end and old[start] == new[new_start]:
+        start, new_start = start + 1, new_start + 1
+    while start < end and new_start < new_end and old[end - 1] == new[new_end - 1]:
+        end, new_end = end - 1, new_end - 1
+    return Hunk(start, end, new_start, new_end)
 
 
 def _smallest_widening(hunk: Hunk, old: list[str], low: int, high: int, found: Callable[[Hunk], bool]) -> Hunk | None:
